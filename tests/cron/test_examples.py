@@ -1,0 +1,107 @@
+"""The examples of SPEC.md §5, pinned as named cases (checked against Quartz 2.3.2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import islice
+
+import pytest
+
+from django_scheduler_api.cron import CronExpression
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def fires(expression: str, after: datetime, count: int, tz: str = "UTC") -> list[str]:
+    """The next ``count`` fire times as UTC ISO strings, easy to read in a failure."""
+    times = islice(CronExpression(expression).fire_times(after, tz), count)
+    return [t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in times]
+
+
+def test_last_friday_2016_to_2020() -> None:
+    """``6L`` is the last Friday; the year field ends the schedule after 2020."""
+    assert fires("0 15 10 ? * 6L 2016-2020", utc(2016, 1, 1), 3) == [
+        "2016-01-29T10:15:00Z",
+        "2016-02-26T10:15:00Z",
+        "2016-03-25T10:15:00Z",
+    ]
+    expr = CronExpression("0 15 10 ? * 6L 2016-2020")
+    assert expr.next_fire_time(utc(2020, 12, 25, 10, 15)) is None
+    assert len(list(expr.fire_times(utc(2016, 1, 1)))) == 60
+
+
+def test_every_five_days_from_the_first() -> None:
+    """``1/5`` in day-of-month restarts on the 1st of each month (31 then 1)."""
+    assert fires("0 0 12 1/5 * ?", utc(2026, 1, 25), 4) == [
+        "2026-01-26T12:00:00Z",
+        "2026-01-31T12:00:00Z",
+        "2026-02-01T12:00:00Z",
+        "2026-02-06T12:00:00Z",
+    ]
+
+
+def test_wednesdays_in_march() -> None:
+    """Day-of-week 4 is Wednesday in Quartz (1 = Sunday)."""
+    assert fires("0 10,44 14 ? 3 4", utc(2026, 1, 1), 3) == [
+        "2026-03-04T14:10:00Z",
+        "2026-03-04T14:44:00Z",
+        "2026-03-11T14:10:00Z",
+    ]
+
+
+def test_two_days_before_the_last_day() -> None:
+    assert fires("0 15 10 L-2 * ?", utc(2024, 1, 1), 3) == [
+        "2024-01-29T10:15:00Z",
+        "2024-02-27T10:15:00Z",
+        "2024-03-29T10:15:00Z",
+    ]
+
+
+def test_every_second() -> None:
+    assert fires("* * * * * ?", utc(2026, 1, 1, 0, 0, 59), 2) == [
+        "2026-01-01T00:01:00Z",
+        "2026-01-01T00:01:01Z",
+    ]
+
+
+def test_berlin_spring_gap_is_skipped() -> None:
+    """02:30 does not exist in Berlin on 2026-03-29: no fire that day."""
+    assert fires("0 30 2 * * ?", utc(2026, 3, 28, 12), 2, "Europe/Berlin") == [
+        "2026-03-30T00:30:00Z",
+        "2026-03-31T00:30:00Z",
+    ]
+
+
+def test_berlin_autumn_overlap_fires_in_the_second_occurrence() -> None:
+    """On 2026-10-25 02:30 happens twice in Berlin; Quartz fires at 01:30Z only."""
+    assert fires("0 30 2 * * ?", utc(2026, 10, 24, 12), 2, "Europe/Berlin") == [
+        "2026-10-25T01:30:00Z",
+        "2026-10-26T01:30:00Z",
+    ]
+
+
+def test_berlin_autumn_half_hours_jump_the_first_occurrence() -> None:
+    assert fires("0 */30 * * * ?", utc(2026, 10, 24, 23, 0), 4, "Europe/Berlin") == [
+        "2026-10-24T23:30:00Z",
+        "2026-10-25T01:00:00Z",
+        "2026-10-25T01:30:00Z",
+        "2026-10-25T02:00:00Z",
+    ]
+
+
+def test_results_are_aware_in_the_requested_zone() -> None:
+    result = CronExpression("0 15 10 ? * 2-6").next_fire_time(utc(2026, 10, 24), "Europe/Berlin")
+    assert result is not None
+    assert str(result.tzinfo) == "Europe/Berlin"
+    assert (result.hour, result.minute, result.weekday()) == (10, 15, 0)
+
+
+def test_impossible_schedule_ends() -> None:
+    assert CronExpression("0 0 0 30 2 ?").next_fire_time(utc(2026, 1, 1)) is None
+
+
+def test_naive_after_is_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        CronExpression("* * * * * ?").next_fire_time(datetime(2026, 1, 1))
