@@ -202,6 +202,9 @@ def _unexpected(item: str, spec: FieldSpec) -> str:
 
 def parse_days(dom: str, dow: str) -> DayRule:
     """Combine the two day fields: exactly one of them must be ``?``."""
+    for token, spec in ((dom, DAY_OF_MONTH), (dow, DAY_OF_WEEK)):
+        if "?" in token and token != "?":
+            raise CronError(f"'{token}': '?' must stand alone in its field", spec.name)
     if dom == "?" and dow == "?":
         raise CronError(
             "'?' can only be in one of day-of-month and day-of-week; the other must say which days"
