@@ -66,7 +66,7 @@ def find_tools() -> tuple[str, str, str] | None:
 
 
 class QuartzOracle:
-    """A running ``QuartzOracle`` JVM."""
+    """A running ``QuartzOracle`` JVM, restarted after Quartz hangs on a request."""
 
     def __init__(self, java: str, javac: str, jar: str, build_dir: Path) -> None:
         build_dir.mkdir(parents=True, exist_ok=True)
@@ -75,15 +75,13 @@ class QuartzOracle:
             check=True,
             capture_output=True,
         )
-        self._process = subprocess.Popen(
-            [
-                java,
-                "-Xss8m",
-                "-XX:+UseSerialGC",
-                "-cp",
-                f"{build_dir}{os.pathsep}{jar}",
-                "QuartzOracle",
-            ],
+        classpath = f"{build_dir}{os.pathsep}{jar}"
+        self._command = [java, "-Xss8m", "-XX:+UseSerialGC", "-cp", classpath, "QuartzOracle"]
+        self._process = self._start()
+
+    def _start(self) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self._command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -91,21 +89,44 @@ class QuartzOracle:
         )
 
     def ask(self, requests: list[Request]) -> list[Answer]:
-        """Answers in the order of the requests (written from a thread: pipes are finite)."""
-        assert self._process.stdin is not None and self._process.stdout is not None
-        stdin = self._process.stdin
+        """Answers in the order of the requests."""
+        answers: list[Answer] = []
+        while len(answers) < len(requests):
+            answers += self._ask_until_hang(requests[len(answers) :])
+            if answers[-1].kind == "HANG":
+                self._stop()
+                self._process = self._start()
+        return answers
+
+    def _ask_until_hang(self, requests: list[Request]) -> list[Answer]:
+        """Stream the requests (from a thread: pipes are finite); stop at a HANG answer."""
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
 
         def write() -> None:
-            stdin.writelines(request.line() for request in requests)
-            stdin.flush()
+            try:
+                stdin.writelines(request.line() for request in requests)
+                stdin.flush()
+            except BrokenPipeError:
+                pass  # the helper exited after a HANG; the rest is sent again
 
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
-        answers = [Answer.from_line(self._process.stdout.readline()) for _ in requests]
+        answers = []
+        for _ in requests:
+            answers.append(Answer.from_line(stdout.readline()))
+            if answers[-1].kind == "HANG":
+                break
         writer.join()
         return answers
 
-    def close(self) -> None:
-        if self._process.stdin:
-            self._process.stdin.close()
+    def _stop(self) -> None:
+        try:
+            if self._process.stdin:
+                self._process.stdin.close()
+        except BrokenPipeError:
+            pass
         self._process.wait(timeout=30)
+
+    def close(self) -> None:
+        self._stop()

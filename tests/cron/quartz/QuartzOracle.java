@@ -6,7 +6,8 @@
 //   OK <epoch seconds of up to `count` fire times, space separated>   (fewer when Quartz returns null)
 //   REFUSED <Quartz's ParseException message>
 //   CRASH <exception>   (Quartz accepted the text but failed while computing)
-//   HANG                (Quartz accepted the text but getTimeAfter ran for more than two seconds)
+//   HANG                (Quartz accepted the text but getTimeAfter ran for more than a second;
+//                        the helper then exits, since the looping thread cannot be stopped)
 // Output is flushed whenever stdin has nothing buffered, so one process serves a whole test session.
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
@@ -24,15 +25,20 @@ import java.util.concurrent.TimeoutException;
 import org.quartz.CronExpression;
 
 public final class QuartzOracle {
-    private static ExecutorService worker = newWorker();
+    private static final ExecutorService worker = newWorker();
 
     public static void main(String[] args) throws Exception {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         BufferedWriter out = new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8));
         String line;
         while ((line = in.readLine()) != null) {
-            out.write(answerInTime(line.split("\t", 4)));
+            String answer = answerInTime(line.split("\t", 4));
+            out.write(answer);
             out.newLine();
+            if (answer.equals("HANG")) {
+                out.flush();
+                System.exit(3);
+            }
             if (!in.ready()) {
                 out.flush();
             }
@@ -49,15 +55,12 @@ public final class QuartzOracle {
         });
     }
 
-    /** Quartz loops forever on some nonsense it accepts: give up after two seconds. */
+    /** Quartz loops forever on some nonsense it accepts: give up after a second. */
     private static String answerInTime(String[] request) throws Exception {
         Future<String> answer = worker.submit(() -> answer(request));
         try {
-            return answer.get(2, TimeUnit.SECONDS);
+            return answer.get(1, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
-            answer.cancel(true);
-            worker.shutdownNow();
-            worker = newWorker(); // the stuck thread cannot be stopped; leave it behind
             return "HANG";
         }
     }
