@@ -1,0 +1,45 @@
+# The two commands of README.rst: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-postgres lint bench clean
+
+# The venv is rebuilt when the project's dependencies change.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,redis,postgres]'
+	touch $@
+
+# Web server, scheduler and django-q2 workers together on the example project's SQLite database.
+# Ctrl-C stops all three (the trap ends whatever is still running when the recipe's shell exits).
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	@echo "Scheduler API: http://$(HOST):$(PORT)/scheduler/  (Ctrl-C stops everything)"
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
+	$(PY) manage.py qcluster & \
+	$(PY) manage.py run_scheduler & \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
+	wait
+
+# The whole suite on SQLite (tests needing PostgreSQL, Redis, Java or Chromium skip with a reason
+# outside CI; with CI=true they run).
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same suite with PostgreSQL as the database.
+test-postgres: $(VENV)/.installed
+	SCHEDULER_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_cron.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3* *.egg-info

@@ -1,0 +1,69 @@
+"""System checks (``manage.py check``): configuration mistakes found before the first fire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+from django_scheduler_api.conf import SETTING_NAME, scheduler_settings
+
+MIDDLEWARE_PATH = "django_scheduler_api.middleware.LocalOnlyMiddleware"
+
+
+@register(Tags.security)
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    if MIDDLEWARE_PATH in settings.MIDDLEWARE:
+        return []
+    return [
+        Warning(
+            "The scheduler API is not restricted to the local host.",
+            hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE.",
+            id="django_scheduler_api.W001",
+        )
+    ]
+
+
+@register()
+def check_q_cluster(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    if getattr(settings, "Q_CLUSTER", None):
+        return []
+    return [
+        Warning(
+            "django-q2 is not configured: jobs will be queued but no worker will run them.",
+            hint="Define Q_CLUSTER (for example {'name': 'scheduler', 'orm': 'default'}).",
+            id="django_scheduler_api.W002",
+        )
+    ]
+
+
+@register()
+def check_settings_keys(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    return [
+        Warning(
+            f"Unknown key {key!r} in {SETTING_NAME}.",
+            hint="See django_scheduler_api.conf.DEFAULTS for the settings that exist.",
+            id="django_scheduler_api.W003",
+        )
+        for key in scheduler_settings.unknown_keys()
+    ]
+
+
+@register()
+def check_declared_jobs(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    from django_scheduler_api.registry import registry
+
+    problems = []
+    for job in scheduler_settings.JOBS:
+        name = job.get("handler") if isinstance(job, dict) else None
+        if name not in registry:
+            problems.append(
+                Warning(
+                    f"Job {job.get('id') if isinstance(job, dict) else job!r} in "
+                    f"{SETTING_NAME}['JOBS'] names unknown handler {name!r}.",
+                    hint="Registered handlers: " + (", ".join(registry.names()) or "none"),
+                    id="django_scheduler_api.W004",
+                )
+            )
+    return problems

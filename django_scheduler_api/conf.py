@@ -1,0 +1,95 @@
+"""The one place that reads the ``SCHEDULER_API`` setting.
+
+Everything configurable lives in one dict so that a project's settings show the whole scheduler at a
+glance. Code reads values through ``scheduler_settings.NAME``; the object re-reads Django settings when
+``override_settings`` changes them, so tests need no restart.
+
+    SCHEDULER_API = {
+        "ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+        "MISFIRE_THRESHOLD": 60,
+    }
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+SETTING_NAME = "SCHEDULER_API"
+
+DEFAULTS: dict[str, Any] = {
+    # Access control (SPEC §3): networks whose clients may use the API, and proxies whose
+    # X-Forwarded-For / Forwarded headers are believed.
+    "ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
+    "TRUSTED_PROXIES": [],
+    # Largest request body the API reads, in bytes; larger bodies get 413 before parsing.
+    "MAX_BODY_SIZE": 1024 * 1024,
+    # The zone a job's cron expression is read in when the job names none.
+    "DEFAULT_TIMEZONE": "UTC",
+    # Paging of list endpoints.
+    "DEFAULT_TAKE": 10,
+    "MAX_TAKE": 100,
+    # A fire later than this many seconds is a misfire and follows the job's misfire policy.
+    "MISFIRE_THRESHOLD": 60,
+    # Scheduler processes: heartbeat period, how long a silent node still counts as alive,
+    # the longest the loop sleeps between looks at the database, and how many due jobs one claim takes.
+    "HEARTBEAT_INTERVAL": 5,
+    "NODE_TIMEOUT": 30,
+    "MAX_SLEEP": 1.0,
+    "CLAIM_BATCH_SIZE": 500,
+    # An execution enqueued but never picked up is re-enqueued after this many seconds (the outbox).
+    "ENQUEUE_GRACE": 10,
+    # An execution running longer than this many seconds is taken for lost (its worker died).
+    "EXECUTION_TIMEOUT": 3600,
+    # Finished executions older than this many seconds are pruned; None keeps them forever.
+    "EXECUTION_RETENTION": 30 * 24 * 3600,
+    # django-q2: the cluster (queue) name tasks are sent to; None uses Q_CLUSTER's own name.
+    "Q_CLUSTER_NAME": None,
+    # The module looked for in every installed app to register handlers (like admin.py).
+    "HANDLER_MODULE": "handlers",
+    # Jobs declared in code, upserted when a scheduler starts: a list of dicts with the job fields.
+    "JOBS": [],
+}
+
+
+class SchedulerSettings:
+    """Attribute access to ``SCHEDULER_API`` merged over ``DEFAULTS``, cached until settings change."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, SETTING_NAME, None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Invalid {SETTING_NAME} setting: {name!r}")
+        if self._cache is None:
+            self._cache = {**DEFAULTS, **self.user_settings}
+        return self._cache[name]
+
+    @property
+    def misfire_threshold(self) -> timedelta:
+        return timedelta(seconds=self.MISFIRE_THRESHOLD)
+
+    def unknown_keys(self) -> list[str]:
+        """Keys in the user's dict that are not settings (a typo the system checks report)."""
+        return sorted(set(self.user_settings) - set(DEFAULTS))
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+scheduler_settings = SchedulerSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        scheduler_settings.reload()
+
+
+setting_changed.connect(_reload)

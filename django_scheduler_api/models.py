@@ -1,0 +1,172 @@
+"""The scheduler's state: jobs, their executions and the scheduler processes that fire them.
+
+A ``Job`` carries its own ``next_fire_time`` so that finding due work is one indexed range scan. An
+``Execution`` is one fire of a job ("job instance"); the database guarantees at most one per job and
+scheduled fire time, which is what makes several scheduler processes safe. Executions keep the job's id
+without a foreign-key constraint so that history outlives the job it belongs to.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,200}$"
+job_id_validator = RegexValidator(
+    JOB_ID_PATTERN,
+    "Use 1-200 characters: letters, digits and . _ - :",
+    code="invalid_id",
+)
+
+
+class Job(models.Model):
+    """A scheduled job: what to run (a registered handler) and when (cron + zone + window)."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        PAUSED = "paused", "Paused"
+
+    class MisfirePolicy(models.TextChoices):
+        DO_NOTHING = "do_nothing", "Do nothing"
+        FIRE_AND_PROCEED = "fire_and_proceed", "Fire and proceed"
+
+    class OverlapPolicy(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        SKIP = "skip", "Skip while running"
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        CODE = "code", "Code"
+
+    id = models.CharField(primary_key=True, max_length=200, validators=[job_id_validator])
+    group = models.CharField(max_length=200, default="default")
+    name = models.CharField(max_length=200)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
+    description = models.TextField(blank=True, default="")
+    handler = models.CharField(max_length=200)
+    cron_expression = models.CharField(max_length=500, blank=True, default="")
+    timezone = models.CharField(max_length=64, default="UTC")
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    misfire_policy = models.CharField(
+        max_length=32, choices=MisfirePolicy.choices, default=MisfirePolicy.DO_NOTHING
+    )
+    overlap_policy = models.CharField(
+        max_length=16, choices=OverlapPolicy.choices, default=OverlapPolicy.ALLOW
+    )
+    data = models.JSONField(default=dict, blank=True)
+    next_fire_time = models.DateTimeField(null=True, blank=True)
+    previous_fire_time = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The scheduler's hot query: planned jobs whose next fire time has come.
+            models.Index(fields=["state", "next_fire_time"], name="sched_job_due_idx"),
+            models.Index(fields=["group"], name="sched_job_group_idx"),
+            models.Index(fields=["handler"], name="sched_job_handler_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @staticmethod
+    def split_id(job_id: str) -> tuple[str, str]:
+        """Default (group, name) for an id: ``reports.daily`` -> (reports, daily); ``x`` -> (default, x)."""
+        group, sep, name = job_id.partition(".")
+        return (group, name) if sep and group and name else ("default", job_id)
+
+    @property
+    def is_one_shot(self) -> bool:
+        return not self.cron_expression
+
+
+class Execution(models.Model):
+    """One fire of a job, from creation by a scheduler (or a manual trigger) to its outcome."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        MISFIRE = "misfire", "Misfire"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+        LOST = "lost", "Lost"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED, Status.LOST)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No database constraint: the history of a deleted job stays readable under its id.
+    job = models.ForeignKey(
+        Job,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="executions",
+    )
+    handler = models.CharField(max_length=200)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    scheduled_fire_time = models.DateTimeField()
+    fire_time = models.DateTimeField()
+    # The outbox: null until the django-q2 task is enqueued; a scheduler re-enqueues rows left null.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    node = models.CharField(max_length=255, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001  (the API shows null)
+    traceback = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_fire_time", "id"]
+        constraints = [
+            # Exactly once: one scheduled (or misfire) execution per job and fire time, whatever the
+            # number of scheduler processes. Manual triggers are not fires of the schedule.
+            models.UniqueConstraint(
+                fields=["job", "scheduled_fire_time"],
+                condition=~Q(trigger="manual"),
+                name="sched_execution_once_per_fire",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["job", "scheduled_fire_time"], name="sched_exec_job_time_idx"),
+            models.Index(fields=["status", "created_at"], name="sched_exec_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.scheduled_fire_time:%Y-%m-%dT%H:%M:%SZ} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class SchedulerNode(models.Model):
+    """A running scheduler process, known by its heartbeat."""
+
+    name = models.CharField(primary_key=True, max_length=255)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,135 @@
+"""Settings for the test suite.
+
+Environment variables choose the services, so one suite runs everywhere:
+
+- ``SCHEDULER_TEST_DB``: ``sqlite`` (default) or ``postgres`` (127.0.0.1:5432, user ``postgres``;
+  ``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``/``PGDATABASE`` override).
+- ``SCHEDULER_TEST_BROKER``: ``orm`` (default, django-q2's ORM broker) or ``redis``
+  (``REDIS_URL``, default ``redis://127.0.0.1:6379/15``).
+- ``SCHEDULER_TEST_DB_NAME``: set by the fixtures for the processes they start (qcluster,
+  run_scheduler), so those processes use the test database the suite created.
+- ``SCHEDULER_TEST_Q_SYNC``: ``1`` (default) runs django-q2 tasks in-process; the fixtures that start
+  a real ``qcluster`` set ``0``.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+ROOT_URLCONF = "tests.urls"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "django_scheduler_api",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django_scheduler_api.middleware.LocalOnlyMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_db = os.environ.get("SCHEDULER_TEST_DB", "sqlite")
+_db_name = os.environ.get("SCHEDULER_TEST_DB_NAME")
+if _db == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _db_name or os.environ.get("PGDATABASE", "scheduler"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": "test_scheduler_" + os.environ.get("PYTEST_XDIST_WORKER", "main")},
+        }
+    }
+else:
+    # A file, not :memory:, so the qcluster and scheduler processes the tests start share it.
+    _test_file = str(BASE_DIR / ".test-db.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _db_name or _test_file,
+            "TEST": {"NAME": _test_file},
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+
+Q_CLUSTER = {
+    "name": "scheduler-tests",
+    "workers": 2,
+    "timeout": 60,
+    "retry": 120,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": 0.05,
+    "sync": os.environ.get("SCHEDULER_TEST_Q_SYNC", "1") == "1",
+    "log_level": os.environ.get("SCHEDULER_TEST_Q_LOG_LEVEL", "WARNING"),
+}
+if os.environ.get("SCHEDULER_TEST_BROKER", "orm") == "redis":
+    import redis as _redis_lib  # noqa: F401  (fail early with a clear ImportError)
+
+    Q_CLUSTER["redis"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+else:
+    Q_CLUSTER["orm"] = "default"
+
+SCHEDULER_API = {
+    "HEARTBEAT_INTERVAL": 1,
+    "NODE_TIMEOUT": 5,
+    "MAX_SLEEP": 0.5,
+    "ENQUEUE_GRACE": 2,
+}
+
+REST_FRAMEWORK = {"TEST_REQUEST_DEFAULT_FORMAT": "json"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    # django-q2 applies its log_level only when no ancestor logger has handlers; set it here.
+    "loggers": {"django-q": {"level": Q_CLUSTER["log_level"]}},
+}

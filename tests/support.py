@@ -1,0 +1,156 @@
+"""Helpers for tests that start real processes (qcluster, run_scheduler) or need real services.
+
+Tests that need a service or a tool skip outside CI with a reason that says what to install; with
+``CI=true`` they fail instead, because CI installs and starts everything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (in CI) when a service or tool the test needs is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must provide this: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_postgres() -> None:
+    require(
+        port_open(os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))),
+        "needs PostgreSQL on 127.0.0.1:5432 (apt-get install postgresql, then start it)",
+    )
+
+
+def require_redis() -> None:
+    require(
+        port_open("127.0.0.1", 6379),
+        "needs Redis on 127.0.0.1:6379 (apt-get install redis-server, then start it)",
+    )
+
+
+def require_executable(name: str, package: str) -> str:
+    path = shutil.which(name)
+    require(path is not None, f"needs {name} (apt-get install {package})")
+    return path or ""
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.05):
+    """Poll until ``predicate()`` is truthy and return its value; fail with a message at timeout.
+
+    The timeout is a liveness bound (something never happened), not a speed requirement.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment for a child Django process that uses the test database this suite created."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings"),
+        SCHEDULER_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
+        SCHEDULER_TEST_Q_SYNC="0",
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class ManagedProcess:
+    """A ``manage.py``-style command in a child process, its output collected, stopped on exit."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, ready: str | None = None):
+        self.args = [sys.executable, "-m", "django", *args]
+        self.env = env or child_env()
+        self.ready = ready
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 60) -> ManagedProcess:
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        if self.ready is not None and not self._ready.wait(timeout):
+            self.stop()
+            raise AssertionError(f"{' '.join(self.args)} not ready:\n{self.output}")
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if self.ready is not None and self.ready in line:
+                self._ready.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the whole process group (qcluster forks workers)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.proc is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.proc.wait(5)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(10)
+
+
+def start_qcluster(**env: str) -> ManagedProcess:
+    """A real django-q2 cluster on the test database, returned once it reports running."""
+    return ManagedProcess(
+        "qcluster", env=child_env(SCHEDULER_TEST_Q_LOG_LEVEL="INFO", **env), ready="running."
+    ).start()
