@@ -16,9 +16,7 @@ from .fields import MAX_YEAR, parse, split_fields
 
 @lru_cache(maxsize=1)
 def _options() -> Options:
-    return Options(
-        day_of_week_start_index_zero=False, use_24hour_time_format=False, locale_code="en_US"
-    )
+    return Options(day_of_week_start_index_zero=False, use_24hour_time_format=False, locale_code="en_US")
 
 
 def describe(expression: str) -> str:

@@ -56,11 +56,7 @@ def seconds(rng: random.Random) -> str:
 
 
 def minutes(rng: random.Random) -> str:
-    return (
-        rng.choice(("0", "30"))
-        if rng.random() < 0.3
-        else _numeric_field(rng, 0, 59, (0, 15, 30, 45, 59))
-    )
+    return rng.choice(("0", "30")) if rng.random() < 0.3 else _numeric_field(rng, 0, 59, (0, 15, 30, 45, 59))
 
 
 def hours(rng: random.Random) -> str:
@@ -171,9 +167,7 @@ def start_instant(rng: random.Random, zone_name: str) -> int:
         return rng.choice(points) - rng.randint(-6 * 3600, 2 * 86400)
     if roll < 0.85:
         leap = rng.choice((2020, 2024, 2028, 2032))
-        return int(datetime(leap, 2, rng.randint(20, 29), tzinfo=UTC).timestamp()) + rng.randint(
-            0, 86399
-        )
+        return int(datetime(leap, 2, rng.randint(20, 29), tzinfo=UTC).timestamp()) + rng.randint(0, 86399)
     return int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) + rng.randint(0, 15 * 365 * 86400)
 
 
@@ -209,9 +203,7 @@ def dst_expression(rng: random.Random) -> str:
     if rng.random() < 0.5:
         days = f"{rng.choice(('*', 'L', 'LW', '1W', '25-31', '1/2', 'L-1'))} * ?"
     else:
-        days = (
-            f"? * {rng.choice(('*', '1', '1L', '1#1', '1#2', '1#5', '7L', '6#1', 'SUN', '1-7/2'))}"
-        )
+        days = f"? * {rng.choice(('*', '1', '1L', '1#1', '1#2', '1#5', '7L', '6#1', 'SUN', '1-7/2'))}"
     return f"{second} {minute} {hour} {days}"
 
 

@@ -19,9 +19,7 @@ JAR_CANDIDATES = (
     "/usr/share/java/quartz2-2.3.2.jar",
     "/usr/share/maven-repo/org/quartz-scheduler/quartz/2.3.2/quartz-2.3.2.jar",
 )
-INSTALL_HINT = (
-    "install libquartz2-java and a JDK: apt-get install libquartz2-java default-jdk-headless"
-)
+INSTALL_HINT = "install libquartz2-java and a JDK: apt-get install libquartz2-java default-jdk-headless"
 
 
 @dataclass(frozen=True)

@@ -85,9 +85,7 @@ def test_quartz_nearest_weekday_overflows(quartz: QuartzOracle) -> None:
             Request("0 0 0 29W 2 ?", int(START.timestamp()), "UTC", 2),
         ]
     )
-    assert [datetime.fromtimestamp(t, UTC).date().isoformat() for t in answers[0].times] == [
-        "2027-04-30"
-    ]
+    assert [datetime.fromtimestamp(t, UTC).date().isoformat() for t in answers[0].times] == ["2027-04-30"]
     assert [datetime.fromtimestamp(t, UTC).date().isoformat() for t in answers[1].times] == [
         "2028-02-29",
         "2031-02-28",

@@ -61,13 +61,9 @@ def test_generated_expressions_agree_with_quartz(quartz: QuartzOracle) -> None:
         zone = generate.ZONES[index % len(generate.ZONES)]
         requests.append(Request(generate.expression(rng), generate.start_instant(rng, zone), zone))
     answers = quartz.ask(requests)
-    assert Counter(a.kind for a in answers) == {"OK": len(requests)}, (
-        "the generator made invalid text"
-    )
+    assert Counter(a.kind for a in answers) == {"OK": len(requests)}, "the generator made invalid text"
     found = disagreements(requests, answers)
-    assert not found, f"{len(found)} of {len(requests)} differ from Quartz:\n" + "\n".join(
-        found[:10]
-    )
+    assert not found, f"{len(found)} of {len(requests)} differ from Quartz:\n" + "\n".join(found[:10])
 
 
 def test_dst_transitions_agree_with_quartz(quartz: QuartzOracle) -> None:
@@ -77,13 +73,9 @@ def test_dst_transitions_agree_with_quartz(quartz: QuartzOracle) -> None:
     requests = []
     for index in range(2000):
         zone = zones[index % len(zones)]
-        requests.append(
-            Request(generate.dst_expression(rng), generate.dst_start_instant(rng, zone), zone)
-        )
+        requests.append(Request(generate.dst_expression(rng), generate.dst_start_instant(rng, zone), zone))
     found = disagreements(requests, quartz.ask(requests))
-    assert not found, f"{len(found)} of {len(requests)} differ from Quartz:\n" + "\n".join(
-        found[:10]
-    )
+    assert not found, f"{len(found)} of {len(requests)} differ from Quartz:\n" + "\n".join(found[:10])
 
 
 def test_mutations_quartz_refuses_are_refused(quartz: QuartzOracle) -> None:
@@ -107,9 +99,7 @@ def test_mutations_quartz_refuses_are_refused(quartz: QuartzOracle) -> None:
         outcomes[outcome] += 1
         if problem:
             problems.append(problem)
-    assert not problems, f"{len(problems)} problems; outcomes {dict(outcomes)}:\n" + "\n".join(
-        problems[:10]
-    )
+    assert not problems, f"{len(problems)} problems; outcomes {dict(outcomes)}:\n" + "\n".join(problems[:10])
     assert outcomes["both refuse"] > 1000
     assert outcomes["both accept"] > 200
 
