@@ -8,7 +8,7 @@ from functools import partial
 
 from .fields import MIN_YEAR, ParsedExpression, parse
 from .search import Search
-from .zones import Wall, is_fixed, is_plain, lenient, resolve_zone, start_wall, to_aware
+from .zones import Wall, is_fixed, is_plain_day, lenient, resolve_zone, start_wall, to_aware
 
 
 class CronExpression:
@@ -63,11 +63,10 @@ class CronExpression:
         found = self._search.fast(wall)
         if found is None:
             return None
-        if not is_fixed(zone) and not is_plain(found, zone):
-            found = self._search.stepwise(wall, partial(lenient, zone=zone))
-            if found is None:
-                return None
-        return to_aware(found, zone)
+        if is_fixed(zone) or is_plain_day(zone, found[0], found[1], found[2]):
+            return datetime(*found, tzinfo=zone)
+        found = self._search.stepwise(wall, partial(lenient, zone=zone))
+        return None if found is None else to_aware(found, zone)
 
     def fire_times(self, after: datetime, tz: str | tzinfo = "UTC") -> Iterator[datetime]:
         """Successive fire times after ``after``; ends when the schedule has none left."""

@@ -69,11 +69,16 @@ def lenient(wall: Wall, zone: tzinfo) -> Wall:
     return moved.year, moved.month, moved.day, moved.hour, moved.minute, moved.second
 
 
-def is_plain(wall: Wall, zone: tzinfo) -> bool:
-    """True when the wall time exists once and its day has no transition before it."""
-    before, after = offsets(wall, zone)
-    midnight_before, midnight_after = offsets((*wall[:3], 0, 0, 0), zone)
-    return before == after == midnight_before == midnight_after
+@lru_cache(maxsize=8192)
+def is_plain_day(zone: tzinfo, year: int, month: int, day: int) -> bool:
+    """True when the zone's clock runs without a jump through the whole day.
+
+    On such a day every wall time exists once and Quartz's lenient calendar never
+    moves anything, so the fast search is exact. Cached: schedules revisit days.
+    """
+    start = offsets((year, month, day, 0, 0, 0), zone)
+    end = offsets((year, month, day, 23, 59, 59), zone)
+    return start[0] == start[1] == end[0] == end[1]
 
 
 def to_aware(wall: Wall, zone: tzinfo) -> datetime:
