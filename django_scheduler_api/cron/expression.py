@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
-from functools import partial
+from functools import lru_cache, partial
 
 from .fields import MIN_YEAR, ParsedExpression, parse
 from .search import Search
 from .zones import Wall, is_fixed, is_plain_day, lenient, resolve_zone, start_wall, to_aware
+
+
+@lru_cache(maxsize=1024)
+def _compile(text: str) -> tuple[ParsedExpression, Search]:
+    """Parse and build the search tables once per distinct text.
+
+    Schedulers and APIs rebuild expressions from stored text all the time; both
+    results are immutable apart from the search's per-month day cache, which any
+    number of users may share.
+    """
+    parsed = parse(text)
+    return parsed, Search(parsed)
 
 
 class CronExpression:
@@ -23,8 +35,7 @@ class CronExpression:
     __slots__ = ("_parsed", "_search")
 
     def __init__(self, expression: str) -> None:
-        self._parsed: ParsedExpression = parse(expression)
-        self._search = Search(self._parsed)
+        self._parsed, self._search = _compile(expression)
 
     @classmethod
     def validate(cls, text: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from .days import DayRule, month_length
 from .fields import MAX_YEAR, MIN_YEAR, ParsedExpression
@@ -26,8 +27,12 @@ from .zones import Wall
 NONE = -1
 
 
+@lru_cache(maxsize=1024)
 def next_table(values: frozenset[int], size: int) -> tuple[int, ...]:
-    """``table[i]`` = smallest value >= i, or -1; one slot past the end for carries."""
+    """``table[i]`` = smallest value >= i, or -1; one slot past the end for carries.
+
+    Cached: most expressions share their sets (``{0}``, every value, all years).
+    """
     table = [NONE] * (size + 1)
     following = NONE
     for i in range(size - 1, -1, -1):
@@ -35,6 +40,12 @@ def next_table(values: frozenset[int], size: int) -> tuple[int, ...]:
             following = i
         table[i] = following
     return tuple(table)
+
+
+@lru_cache(maxsize=256)
+def year_table(years: frozenset[int]) -> tuple[int, ...]:
+    """The next-year table, indexed and valued by years since 1970."""
+    return next_table(frozenset(y - MIN_YEAR for y in years), MAX_YEAR - MIN_YEAR + 2)
 
 
 def day_table(rule: DayRule, year: int, month: int) -> tuple[int, ...]:
@@ -59,8 +70,7 @@ class Search:
         self.minutes = next_table(parsed.minutes, 60)
         self.hours = next_table(parsed.hours, 24)
         self.months = next_table(parsed.months, 13)
-        year_offsets = frozenset(y - MIN_YEAR for y in parsed.years)
-        self.years = next_table(year_offsets, MAX_YEAR - MIN_YEAR + 2)
+        self.years = year_table(parsed.years)
         self.first_second = self.seconds[0]
         self.first_minute = self.minutes[0]
         self.first_hour = self.hours[0]
