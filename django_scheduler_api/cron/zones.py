@@ -49,8 +49,10 @@ def start_wall(after: datetime, zone: tzinfo) -> Wall:
     """The wall clock Quartz starts from: one second after ``after``, milliseconds dropped."""
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError("after must be an aware datetime (with a tzinfo, e.g. datetime.UTC)")
-    instant = after.astimezone(UTC).replace(microsecond=0) + ONE_SECOND
-    local = instant.astimezone(zone)
+    try:
+        local = (after.astimezone(UTC).replace(microsecond=0) + ONE_SECOND).astimezone(zone)
+    except OverflowError:  # within a day of datetime.min or datetime.max
+        return (1, 1, 1, 0, 0, 0) if after.year < 2000 else (9999, 12, 31, 23, 59, 59)
     return local.year, local.month, local.day, local.hour, local.minute, local.second
 
 
