@@ -1,0 +1,69 @@
+"""Small pieces of admin HTML shared by the job and execution pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from django_scheduler_api import planning
+from django_scheduler_api.cron import CronError, describe
+
+
+def cron_description(expression: str) -> str:
+    """The engine's sentence for an expression; for an empty one, what the job does instead."""
+    if not expression:
+        return "Once (no cron expression)"
+    try:
+        return describe(expression)
+    except CronError as exc:
+        return f"Invalid: {exc}"
+
+
+def status_badge(status: str | None) -> SafeString | str:
+    """An execution status, coloured so failures stand out in a long list."""
+    if not status:
+        return "-"
+    return format_html('<span class="scheduler-status scheduler-status-{}">{}</span>', status, status)
+
+
+def pretty_json(value: Any) -> SafeString:
+    """JSON indented in a <pre>, readable for nested results and data."""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return format_html('<pre class="scheduler-pre">{}</pre>', text)
+
+
+def pretty_text(value: str | None) -> SafeString | str:
+    """Multi-line text (an error, a traceback) kept as written."""
+    if not value:
+        return "-"
+    return format_html('<pre class="scheduler-pre">{}</pre>', value)
+
+
+def admin_link(model: str, pk: Any, label: Any) -> SafeString:
+    """A link to the admin change page of a scheduler object."""
+    url = reverse(f"admin:django_scheduler_api_{model}_change", args=[pk])
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+def upcoming_fire_times(job: Any, count: int = 5, now: datetime | None = None) -> list[datetime]:
+    """The job's next ``count`` fires after now, by the same arithmetic the scheduler uses."""
+    return list(islice(_fires(job, now or timezone.now()), count))
+
+
+def _fires(job: Any, after: datetime) -> Iterator[datetime]:
+    schedule = planning.Schedule.of(job)
+    previous = job.previous_fire_time
+    while True:
+        fire = planning.next_fire_time(schedule, after, previous_fire_time=previous)
+        if fire is None:
+            return
+        yield fire
+        after = previous = fire

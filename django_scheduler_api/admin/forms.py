@@ -1,0 +1,109 @@
+"""The job change form: the REST API's validation rules, applied to the admin's fields.
+
+Every rule comes from ``django_scheduler_api.validation`` so that the admin refuses exactly what the
+API refuses, with the same message (an unknown handler lists the registered ones, an invalid cron
+expression gets the engine's message).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from django_scheduler_api import validation
+from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.models import Job
+from django_scheduler_api.registry import registry
+
+# Fields whose change moves the next fire time (SPEC §2); a change of description or data does not.
+SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone", "start_time", "end_time", "state"})
+
+
+def handler_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """The registered handlers for the select, plus the job's current one if it is not registered.
+
+    Keeping an unregistered current value visible lets the form say *why* it is refused (the
+    registry's message) instead of silently showing another handler.
+    """
+    choices = [("", "---------")]
+    choices += [(h.name, f"{h.name} — {h.description}" if h.description else h.name) for h in registry]
+    if current and current not in registry:
+        choices.append((current, f"{current} (not registered)"))
+    return choices
+
+
+class JobAdminForm(forms.ModelForm):
+    """A job as the admin edits it; ``group`` and ``name`` default from the id as in the API."""
+
+    handler = forms.CharField(max_length=200, widget=forms.Select)
+    data = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField"}),
+        help_text='A JSON object handed to the handler, e.g. {"recipients": 3}.',
+    )
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "group",
+            "name",
+            "description",
+            "handler",
+            "state",
+            "cron_expression",
+            "timezone",
+            "start_time",
+            "end_time",
+            "misfire_policy",
+            "overlap_policy",
+            "data",
+        ]
+        help_texts = {
+            "id": "1-200 letters, digits and . _ - : (for example reports.daily).",
+            "group": "Empty: the part of the id before the first dot, or 'default'.",
+            "name": "Empty: the rest of the id.",
+            "cron_expression": "A Quartz cron expression (seconds first), e.g. 0 15 10 ? * 2-6. "
+            "Empty: fire once, at the start time or at once.",
+            "timezone": "The IANA zone the cron expression is read in, e.g. Europe/Berlin.",
+            "start_time": "No fire before this instant.",
+            "end_time": "No fire after this instant.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("group", "name"):
+            if name in self.fields:
+                self.fields[name].required = False
+        if "handler" in self.fields:
+            self.fields["handler"].widget.choices = handler_choices(self.instance.handler or None)
+        if "timezone" in self.fields and self.instance._state.adding:
+            self.fields["timezone"].initial = scheduler_settings.DEFAULT_TIMEZONE
+
+    def clean_handler(self) -> str:
+        return validation.validate_handler(self.cleaned_data["handler"])
+
+    def clean_cron_expression(self) -> str:
+        return validation.validate_cron_expression(self.cleaned_data.get("cron_expression", ""))
+
+    def clean_timezone(self) -> str:
+        return validation.validate_timezone(self.cleaned_data.get("timezone", ""))
+
+    def clean_data(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("data")
+        return validation.validate_data({} if value is None else value)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        validation.validate_window(cleaned.get("start_time"), cleaned.get("end_time"))
+        job_id = cleaned.get("id") or self.instance.pk
+        if job_id:
+            group, name = Job.split_id(job_id)
+            cleaned["group"] = cleaned.get("group") or group
+            cleaned["name"] = cleaned.get("name") or name
+        return cleaned
+
+    def schedule_changed(self) -> bool:
+        """Whether saving must recompute the next fire time (always for a new job)."""
+        return self.instance._state.adding or bool(SCHEDULE_FIELDS & set(self.changed_data))

@@ -1,0 +1,234 @@
+"""Jobs in the admin: a changelist that answers "what runs when, and did it work", and actions
+that go through ``services`` exactly like the REST API's pause, resume, trigger and delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from django_scheduler_api import services
+from django_scheduler_api.admin.display import (
+    admin_link,
+    cron_description,
+    status_badge,
+    upcoming_fire_times,
+)
+from django_scheduler_api.admin.forms import JobAdminForm
+from django_scheduler_api.cron import CronError
+from django_scheduler_api.models import Execution, Job
+
+RECENT_EXECUTIONS = 10
+
+
+def _latest_execution(field: str) -> Subquery:
+    """One column of a job's most recent execution, as a subquery (no query per row)."""
+    latest = Execution.objects.filter(job_id=OuterRef("pk")).order_by("-scheduled_fire_time", "-created_at")
+    return Subquery(latest.values(field)[:1])
+
+
+def _ids(queryset: QuerySet[Job]) -> list[str]:
+    return list(queryset.order_by("id").values_list("id", flat=True))
+
+
+def _run_bulk(
+    request: HttpRequest, admin_site: admin.ModelAdmin, operation: Callable[[list[str]], Any], ids: list[str]
+) -> Any:
+    """Run a ``services`` operation; an id deleted meanwhile refuses it all, as in the API."""
+    try:
+        return operation(ids)
+    except services.UnknownJobs as exc:
+        admin_site.message_user(request, str(exc), messages.ERROR)
+        return None
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Jobs: list, filter, search, edit with the API's rules, and pause/resume/trigger/delete."""
+
+    form = JobAdminForm
+    list_display = (
+        "id",
+        "group",
+        "state",
+        "handler",
+        "schedule",
+        "next_fire_time",
+        "last_execution",
+    )
+    list_filter = ("state", "group", "handler")
+    search_fields = ("id", "name", "description")
+    ordering = ("id",)
+    list_per_page = 50
+    actions = ("pause_selected", "resume_selected", "trigger_selected", "delete_selected")
+    fieldsets = (
+        (None, {"fields": ("id", "group", "name", "description", "handler", "state")}),
+        (
+            "Schedule",
+            {
+                "fields": (
+                    "cron_expression",
+                    "cron_description",
+                    "timezone",
+                    "start_time",
+                    "end_time",
+                    "misfire_policy",
+                    "overlap_policy",
+                    "upcoming_fires",
+                    "next_fire_time",
+                    "previous_fire_time",
+                )
+            },
+        ),
+        ("Data", {"fields": ("data",)}),
+        ("Executions", {"fields": ("recent_executions",)}),
+        ("Record", {"classes": ("collapse",), "fields": ("source", "created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "cron_description",
+        "upcoming_fires",
+        "next_fire_time",
+        "previous_fire_time",
+        "recent_executions",
+        "source",
+        "created_at",
+        "updated_at",
+    )
+
+    class Media:
+        css = {"all": ["django_scheduler_api/admin.css"]}
+
+    # -- the changelist ----------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_execution_id=_latest_execution("id"),
+                last_execution_status=_latest_execution("status"),
+            )
+        )
+
+    @admin.display(description="Cron expression", ordering="cron_expression")
+    def schedule(self, job: Job) -> SafeString:
+        return format_html(
+            "<code>{}</code><br><small>{}</small>",
+            job.cron_expression or "-",
+            cron_description(job.cron_expression),
+        )
+
+    @admin.display(description="Last execution")
+    def last_execution(self, job: Job) -> SafeString | str:
+        execution_id = getattr(job, "last_execution_id", None)
+        if execution_id is None:
+            return "-"
+        return admin_link("execution", execution_id, status_badge(job.last_execution_status))
+
+    # -- the change form ---------------------------------------------------------------------
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> tuple[str, ...]:
+        """The id is the primary key: editing it would create a second job, so it is fixed."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return ("id", *fields) if obj is not None else fields
+
+    @admin.display(description="Description of the cron expression")
+    def cron_description(self, job: Job) -> str:
+        return cron_description(job.cron_expression)
+
+    @admin.display(description="Next five fire times")
+    def upcoming_fires(self, job: Job) -> SafeString | str:
+        if job.pk is None:
+            return "Shown once the job is saved."
+        try:
+            fires = upcoming_fire_times(job, 5)
+        except CronError as exc:
+            return str(exc)
+        if not fires:
+            return "None: the schedule has no fire left."
+        note = " (the job is paused: these fire once it is resumed)" if job.state == Job.State.PAUSED else ""
+        rows = format_html_join("", "<li>{}</li>", ((self._instant(f, job.timezone),) for f in fires))
+        return format_html('<ol class="scheduler-fires">{}</ol>{}', rows, note)
+
+    @staticmethod
+    def _instant(fire: datetime, zone: str) -> str:
+        utc = fire.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if zone in ("UTC", ""):
+            return utc
+        local = fire.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return f"{utc} ({local} {zone})"
+
+    @admin.display(description="Recent executions")
+    def recent_executions(self, job: Job) -> SafeString | str:
+        if job.pk is None:
+            return "-"
+        executions = list(
+            Execution.objects.filter(job_id=job.pk)
+            .defer("data", "result", "traceback")
+            .order_by("-scheduled_fire_time", "-created_at")[:RECENT_EXECUTIONS]
+        )
+        all_url = reverse("admin:django_scheduler_api_execution_changelist") + f"?job_id={job.pk}"
+        return render_to_string(
+            "admin/django_scheduler_api/job/recent_executions.html",
+            {"executions": executions, "all_url": all_url, "limit": RECENT_EXECUTIONS},
+        )
+
+    def save_model(self, request: HttpRequest, obj: Job, form: JobAdminForm, change: bool) -> None:
+        """Recompute the next fire only when the schedule changed, as the API does."""
+        if form.schedule_changed():
+            services.reschedule(obj)
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        services.delete_job(obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        """The bulk delete also cancels queued executions, one job at a time like the API."""
+        for job_id in _ids(queryset):
+            services.delete_job(job_id)
+
+    # -- actions: the REST API's operations ----------------------------------------------------
+
+    @admin.action(description="Pause selected jobs", permissions=["change"])
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        paused = _run_bulk(request, self, services.pause_jobs, _ids(queryset))
+        if paused is not None:
+            self.message_user(request, f"Paused {len(paused)} job(s): {', '.join(paused)}.", messages.SUCCESS)
+
+    @admin.action(description="Resume selected jobs", permissions=["change"])
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        resumed = _run_bulk(request, self, services.resume_jobs, _ids(queryset))
+        if resumed is not None:
+            self.message_user(
+                request, f"Resumed {len(resumed)} job(s): {', '.join(resumed)}.", messages.SUCCESS
+            )
+
+    @admin.action(description="Trigger selected jobs now", permissions=["change"])
+    def trigger_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        executions = _run_bulk(request, self, services.trigger_jobs, _ids(queryset))
+        if executions is None:
+            return
+        links = format_html_join(
+            ", ",
+            "{}",
+            ((admin_link("execution", e.pk, e.job_id),) for e in executions),
+        )
+        self.message_user(
+            request,
+            format_html("Triggered {} job(s); executions: {}.", len(executions), links),
+            messages.SUCCESS,
+        )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("data", {})
+        return initial
