@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from django_scheduler_api import planning
+from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.execution import enqueue_on_commit
-from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.models import Execution, Job, SchedulerNode
 
 _ID_SEPARATORS = re.compile(r"[,;]")
+
+# Fields whose change moves a job's next fire time (SPEC §2); TIMING_FIELDS re-arm a one-shot job.
+TIMING_FIELDS = ("cron_expression", "timezone", "start_time", "end_time")
+SCHEDULE_FIELDS = (*TIMING_FIELDS, "state")
 
 
 class UnknownJobs(LookupError):
@@ -124,3 +129,78 @@ def delete_job(job_id: str) -> None:
     Execution.objects.filter(job_id=job_id, status=Execution.Status.QUEUED).update(
         status=Execution.Status.CANCELLED, finished_at=timezone.now()
     )
+
+
+def job_defaults(job_id: str) -> dict[str, Any]:
+    """The value of every writable field a replacing write (POST) leaves out (SPEC §2)."""
+    group, name = Job.split_id(job_id)
+    return {
+        "group": group,
+        "name": name,
+        "state": Job.State.PLANNED,
+        "description": "",
+        "cron_expression": "",
+        "timezone": scheduler_settings.DEFAULT_TIMEZONE,
+        "start_time": None,
+        "end_time": None,
+        "misfire_policy": Job.MisfirePolicy.DO_NOTHING,
+        "overlap_policy": Job.OverlapPolicy.ALLOW,
+        "data": {},
+    }
+
+
+def save_job(
+    job_id: str,
+    fields: dict[str, Any],
+    *,
+    partial: bool = False,
+    source: str = Job.Source.API,
+) -> tuple[Job, bool]:
+    """Create or replace (``partial``: update) a job from validated fields; returns (job, created).
+
+    ``next_fire_time`` moves only when a schedule field changes, so editing a description never
+    shifts a fire. Changing the timing of a one-shot job re-arms it even if it has fired. A partial
+    update of a job that does not exist raises UnknownJobs. Two concurrent creations of one id are
+    serialised by the primary key: the loser retries as an update.
+    """
+    try:
+        return _save_job(job_id, fields, partial=partial, source=source)
+    except IntegrityError:
+        return _save_job(job_id, fields, partial=partial, source=source)
+
+
+@transaction.atomic
+def _save_job(job_id: str, fields: dict[str, Any], *, partial: bool, source: str) -> tuple[Job, bool]:
+    job = Job.objects.select_for_update().filter(pk=job_id).first()
+    created = job is None
+    if created and partial:
+        raise UnknownJobs([job_id])
+    if job is None:
+        job = Job(id=job_id, source=source)
+    before = {name: getattr(job, name) for name in SCHEDULE_FIELDS}
+    values = dict(fields) if partial else {**job_defaults(job_id), **fields}
+    group, name = Job.split_id(job_id)
+    values["group"] = values.get("group", job.group) or group
+    values["name"] = values.get("name", job.name) or name
+    for key, value in values.items():
+        setattr(job, key, value)
+    changed = {name for name in SCHEDULE_FIELDS if created or getattr(job, name) != before[name]}
+    if changed:
+        _plan(job, rearm=created or bool(changed & set(TIMING_FIELDS)))
+    job.save(force_insert=created)
+    return job, created
+
+
+def _plan(job: Job, *, rearm: bool) -> None:
+    """Recompute the next fire from now; a re-armed one-shot ignores that it has fired before."""
+    if rearm and job.is_one_shot:
+        job.next_fire_time = planning.next_fire_time(planning.Schedule.of(job), timezone.now())
+    else:
+        reschedule(job)
+
+
+def live_nodes(now: datetime | None = None) -> list[SchedulerNode]:
+    """Scheduler processes whose heartbeat is younger than ``NODE_TIMEOUT`` seconds."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=scheduler_settings.NODE_TIMEOUT)
+    return list(SchedulerNode.objects.filter(last_seen__gte=since).order_by("name"))
