@@ -83,7 +83,7 @@ def day_of_month(rng: random.Random) -> str:
     if roll < 0.4:
         return f"L-{rng.randint(0, 27)}W"
     if roll < 0.5:
-        return f"{rng.choice((1, 2, 3, 14, 15, 16, 27, 28, rng.randint(1, 28)))}W"
+        return f"{rng.choice((1, 2, 3, 14, 15, 16, 27, 28, 29, 30, 31, rng.randint(1, 31)))}W"
     return _numeric_field(rng, 1, 31, (1, 28, 29, 30, 31))
 
 
@@ -119,6 +119,14 @@ def year(rng: random.Random) -> str | None:
     return f"{first},{first + rng.randint(1, 4)},{first + rng.randint(5, 9)}"
 
 
+def _months_with_day(rng: random.Random, day: int) -> str:
+    """Months that have the given day: ``29W``-``31W`` elsewhere are a documented difference."""
+    having = [
+        m for m, length in enumerate((31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), 1) if length >= day
+    ]
+    return ",".join(str(m) for m in sorted(rng.sample(having, rng.randint(1, 3))))
+
+
 def expression(rng: random.Random) -> str:
     """A random valid Quartz expression."""
     if rng.random() < 0.5:
@@ -126,6 +134,8 @@ def expression(rng: random.Random) -> str:
     else:
         dom, dow = "?", day_of_week(rng)
     fields = [seconds(rng), minutes(rng), hours(rng), dom, month(rng), dow]
+    if dom.endswith("W") and dom[:-1].isdigit() and int(dom[:-1]) > 28:
+        fields[4] = _months_with_day(rng, int(dom[:-1]))
     years = year(rng)
     if years is not None:
         fields.append(years)

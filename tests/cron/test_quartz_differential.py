@@ -9,6 +9,7 @@ mutations check that whatever Quartz refuses is refused. Needs Java and Debian's
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from itertools import islice
@@ -160,3 +161,36 @@ def test_named_cases_agree_with_quartz(quartz: QuartzOracle, expression: str, zo
     requests += [Request(expression, t - 3600 * 7, zone) for t in generate.transitions(zone)[:6]]
     found = disagreements(requests, quartz.ask(requests))
     assert not found, "\n".join(found)
+
+
+def test_generator_covers_every_feature() -> None:
+    """The 5,000 expressions use every special character and the month-end edges."""
+    rng = random.Random(20260101)
+    texts = [generate.expression(rng) for _ in range(5000)]
+    fields = [text.split(" ") for text in texts]
+    dom = [f[3] for f in fields]
+    dow = [f[5] for f in fields]
+    features = {
+        "L": "L" in dom,
+        "L-n": any(d.startswith("L-") and not d.endswith("W") for d in dom),
+        "LW": "LW" in dom,
+        "L-nW": any(d.startswith("L-") and d.endswith("W") for d in dom),
+        "nW": any(d[:-1].isdigit() and d.endswith("W") for d in dom),
+        "29W-31W": any(d in ("29W", "30W", "31W") for d in dom),
+        "29-31": any(any(n in d.split(",") for n in ("29", "30", "31")) for d in dom),
+        "dow L": "L" in dow,
+        "nL": any(d.endswith("L") and d != "L" for d in dow),
+        "#5": any(d.endswith("#5") for d in dow),
+        "#": any("#" in d for d in dow),
+        "?": "?" in dom and "?" in dow,
+        "names": any(d[:3].upper() in generate.DAYS for d in dow),
+        "lower-case names": any(f[4][:3] in [m.lower() for m in generate.MONTHS] for f in fields),
+        "wrapping range": any(int(a) > int(b) for t in texts for a, b in re.findall(r"(\d+)-(\d+)", t)),
+        "step on range": any("-" in f[1] and "/" in f[1] for f in fields),
+        "year range": any(len(f) == 7 and "-" in f[6] for f in fields),
+        "year step": any(len(f) == 7 and "/" in f[6] for f in fields),
+        "six fields": any(len(f) == 6 for f in fields),
+        "lists": any("," in f[2] for f in fields),
+        "*/n": any(f[0].startswith("*/") for f in fields),
+    }
+    assert [name for name, present in features.items() if not present] == []
