@@ -42,8 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_BATCH_SIZE": 500,
     # An execution enqueued but never picked up is re-enqueued after this many seconds (the outbox).
     "ENQUEUE_GRACE": 10,
-    # An execution running longer than this many seconds is taken for lost (its worker died).
+    # An execution running longer than this many seconds is taken for lost (its worker died), and so
+    # is one sent to django-q2 this long ago that never started (django-q2 lost its task).
     "EXECUTION_TIMEOUT": 3600,
+    # Seconds between a scheduler's sweeps for lost executions, old executions and dead nodes.
+    "MAINTENANCE_INTERVAL": 60,
     # Finished executions older than this many seconds are pruned; None keeps them forever.
     "EXECUTION_RETENTION": 30 * 24 * 3600,
     # django-q2: the cluster (queue) name tasks are sent to; None uses Q_CLUSTER's own name.

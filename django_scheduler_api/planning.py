@@ -71,3 +71,89 @@ def _inside_end(schedule: Schedule, fire: datetime) -> datetime | None:
     if schedule.end_time is not None and fire > schedule.end_time:
         return None
     return fire
+
+
+# --- Planning one due job: catch-up, misfires and overlap ----------------------------------------
+
+SCHEDULE = "schedule"
+MISFIRE = "misfire"
+DO_NOTHING = "do_nothing"
+FIRE_AND_PROCEED = "fire_and_proceed"
+# A job late by less than the misfire threshold catches up every fire it missed; this bounds the
+# fires planned for one job in one claim (the rest follow on the next claim).
+MAX_FIRES_PER_CLAIM = 100
+
+
+@dataclass(frozen=True)
+class Fire:
+    """One fire to record: the instant the schedule named, how it came about, and whether it is skipped."""
+
+    scheduled: datetime
+    trigger: str = SCHEDULE
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class FirePlan:
+    """What a scheduler does with a due job: the fires to record and the job's new fire times."""
+
+    fires: tuple[Fire, ...]
+    next_fire_time: datetime | None
+    previous_fire_time: datetime | None
+
+
+def plan_due_job(
+    schedule: Schedule,
+    due: datetime,
+    now: datetime,
+    *,
+    misfire_policy: str,
+    threshold: timedelta,
+    previous_fire_time: datetime | None = None,
+) -> FirePlan:
+    """Plan the fires of a job whose ``next_fire_time`` (``due``) has come, as Quartz would.
+
+    Late by at most ``threshold``: every fire from ``due`` up to ``now`` fires now (a scheduler that
+    was busy or restarted for a moment loses nothing). Later than that it is a misfire, decided on the
+    oldest missed fire as Quartz does: ``do_nothing`` drops every missed fire and waits for the next
+    regular one; ``fire_and_proceed`` records one ``misfire`` fire (for the first missed time, so that
+    the unique constraint still makes it once-only) and then follows the schedule. A one-shot job has
+    no regular fire to wait for, so a missed one-shot always fires once now (Quartz's smart policy).
+    """
+    if now - due > threshold:
+        return _plan_misfire(schedule, due, now, misfire_policy, previous_fire_time)
+    fires = [Fire(due)]
+    following = next_fire_time(schedule, due, previous_fire_time=due)
+    while following is not None and following <= now and len(fires) < MAX_FIRES_PER_CLAIM:
+        fires.append(Fire(following))
+        following = next_fire_time(schedule, following, previous_fire_time=following)
+    return FirePlan(tuple(fires), following, fires[-1].scheduled)
+
+
+def _plan_misfire(
+    schedule: Schedule,
+    due: datetime,
+    now: datetime,
+    policy: str,
+    previous_fire_time: datetime | None,
+) -> FirePlan:
+    if policy == FIRE_AND_PROCEED or not schedule.cron_expression:
+        following = next_fire_time(schedule, now, previous_fire_time=due)
+        return FirePlan((Fire(due, MISFIRE),), following, due)
+    following = next_fire_time(schedule, now, previous_fire_time=previous_fire_time)
+    return FirePlan((), following, previous_fire_time)
+
+
+def apply_overlap(fires: tuple[Fire, ...], *, skip_overlap: bool, busy: bool) -> tuple[Fire, ...]:
+    """Mark fires skipped under the ``skip`` overlap policy: none starts while another is pending.
+
+    ``busy`` says the job already has an execution queued or running; within one plan the first fire
+    that is not skipped makes the job busy for the ones after it.
+    """
+    if not skip_overlap:
+        return fires
+    planned = []
+    for fire in fires:
+        planned.append(Fire(fire.scheduled, fire.trigger, skipped=busy))
+        busy = True
+    return tuple(planned)

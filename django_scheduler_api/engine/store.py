@@ -1,0 +1,196 @@
+"""Every query the scheduler makes: claim due jobs, record fires, the outbox, lost and old executions.
+
+This is the only database-specific module of the engine. Correctness never rests on a lock alone:
+
+- Claims lock due job rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` where the database has it
+  (PostgreSQL), so concurrent schedulers share the work without waiting for one another; on SQLite the
+  claim is one short transaction, which the settings' ``transaction_mode = IMMEDIATE`` makes take the
+  write lock at its start, so claims are serialised.
+- Whatever happens to locks (a job saved by the API with a stale ``next_fire_time``, a clock step), the
+  unique constraint on (job, scheduled fire time) lets each fire be recorded once; an insert that
+  collides is dropped, not sent.
+- Recording and sending are two steps (a worker must find the row it is given), so a scheduler that
+  dies between them leaves rows with ``enqueued_at`` null: the outbox that any scheduler sends later.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from django_scheduler_api import planning
+from django_scheduler_api.models import Execution, Job
+
+# The job columns a claim needs; loading only these keeps the hot query narrow.
+CLAIM_FIELDS = (
+    "id",
+    "handler",
+    "cron_expression",
+    "timezone",
+    "start_time",
+    "end_time",
+    "misfire_policy",
+    "overlap_policy",
+    "data",
+    "next_fire_time",
+    "previous_fire_time",
+)
+PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
+# Up to this many distinct (next, previous) pairs are written with one UPDATE each; more use one
+# CASE-based bulk update. Jobs sharing a schedule share the pair, so the common case is one UPDATE.
+GROUPED_UPDATE_LIMIT = 8
+
+
+@dataclass
+class Claim:
+    """The outcome of one claim: how many jobs were due, what was recorded and what must be sent."""
+
+    jobs: int = 0
+    recorded: int = 0
+    skipped: int = 0
+    to_send: list[Execution] = field(default_factory=list)
+
+
+def _lock(queryset: QuerySet) -> QuerySet:
+    """Lock the selected rows, skipping rows another scheduler holds, where the database can."""
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+def next_due_time() -> datetime | None:
+    """The earliest fire time of any planned job (an index-only look at ``sched_job_due_idx``)."""
+    return (
+        Job.objects.filter(state=Job.State.PLANNED, next_fire_time__isnull=False)
+        .order_by("next_fire_time")
+        .values_list("next_fire_time", flat=True)
+        .first()
+    )
+
+
+def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> Claim:
+    """Claim up to ``limit`` due jobs, record their fires and move their fire times, in one transaction."""
+    with transaction.atomic():
+        due = Job.objects.filter(state=Job.State.PLANNED, next_fire_time__lte=now)
+        jobs = list(_lock(due.order_by("next_fire_time").only(*CLAIM_FIELDS))[:limit])
+        if not jobs:
+            return Claim()
+        busy = _busy_jobs([j.pk for j in jobs if j.overlap_policy == Job.OverlapPolicy.SKIP])
+        executions = []
+        for job in jobs:
+            plan = _plan(job, now, threshold, busy=job.pk in busy)
+            executions.extend(_execution(job, fire, now, node) for fire in plan.fires)
+            job.next_fire_time, job.previous_fire_time = plan.next_fire_time, plan.previous_fire_time
+        recorded = _insert(executions)
+        _save_fire_times(jobs)
+    to_send = [e for e in recorded if e.status == Execution.Status.QUEUED]
+    return Claim(len(jobs), len(recorded), len(recorded) - len(to_send), to_send)
+
+
+def _plan(job: Job, now: datetime, threshold: timedelta, *, busy: bool) -> planning.FirePlan:
+    plan = planning.plan_due_job(
+        planning.Schedule.of(job),
+        job.next_fire_time,
+        now,
+        misfire_policy=job.misfire_policy,
+        threshold=threshold,
+        previous_fire_time=job.previous_fire_time,
+    )
+    skip_overlap = job.overlap_policy == Job.OverlapPolicy.SKIP
+    fires = planning.apply_overlap(plan.fires, skip_overlap=skip_overlap, busy=busy)
+    return planning.FirePlan(fires, plan.next_fire_time, plan.previous_fire_time)
+
+
+def _busy_jobs(job_ids: list[str]) -> set[str]:
+    """Jobs (of those with overlap policy ``skip``) that have an execution queued or running."""
+    if not job_ids:
+        return set()
+    pending = Execution.objects.filter(job_id__in=job_ids, status__in=PENDING)
+    return set(pending.values_list("job_id", flat=True).distinct())
+
+
+def _execution(job: Job, fire: planning.Fire, now: datetime, node: str) -> Execution:
+    skipped = {"status": Execution.Status.SKIPPED, "finished_at": now} if fire.skipped else {}
+    return Execution(
+        job_id=job.pk,
+        handler=job.handler,
+        trigger=fire.trigger,
+        scheduled_fire_time=fire.scheduled,
+        fire_time=now,
+        node=node,
+        data=dict(job.data or {}),
+        **skipped,
+    )
+
+
+def _insert(executions: list[Execution]) -> list[Execution]:
+    """Insert, letting the unique constraint drop fires already recorded; return those inserted."""
+    if not executions:
+        return []
+    Execution.objects.bulk_create(executions, ignore_conflicts=True, batch_size=500)
+    ids = [e.pk for e in executions]
+    stored = set(Execution.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return [e for e in executions if e.pk in stored]
+
+
+def _save_fire_times(jobs: list[Job]) -> None:
+    groups: dict[tuple[datetime | None, datetime | None], list[str]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.next_fire_time, job.previous_fire_time)].append(job.pk)
+    if len(groups) > GROUPED_UPDATE_LIMIT:
+        Job.objects.bulk_update(jobs, ["next_fire_time", "previous_fire_time"], batch_size=500)
+        return
+    for (next_fire, previous_fire), ids in groups.items():
+        Job.objects.filter(pk__in=ids).update(next_fire_time=next_fire, previous_fire_time=previous_fire)
+
+
+def send_outbox(
+    now: datetime, *, grace: timedelta, limit: int, send: Callable[[list[Execution]], int]
+) -> int:
+    """Send executions recorded at least ``grace`` ago but never sent (their scheduler died first).
+
+    The rows stay locked while they are sent, so two schedulers do not both send them; if they ever
+    did, the task's queued -> running update still runs the handler once.
+    """
+    with transaction.atomic():
+        unsent = Execution.objects.filter(
+            status=Execution.Status.QUEUED, enqueued_at__isnull=True, created_at__lt=now - grace
+        )
+        executions = list(_lock(unsent.order_by("created_at"))[:limit])
+        return send(executions) if executions else 0
+
+
+def mark_lost(now: datetime, *, timeout: timedelta) -> int:
+    """Executions whose worker died (running too long) or whose task django-q2 lost (never started)."""
+    cutoff = now - timeout
+    running = Execution.objects.filter(status=Execution.Status.RUNNING, started_at__lt=cutoff)
+    never_started = Execution.objects.filter(status=Execution.Status.QUEUED, enqueued_at__lt=cutoff)
+    return _lose(running, now, "its worker stopped answering") + _lose(
+        never_started, now, "django-q2 never started it"
+    )
+
+
+def _lose(executions: QuerySet, now: datetime, why: str) -> int:
+    message = f"Lost: {why} within EXECUTION_TIMEOUT."
+    return executions.update(status=Execution.Status.LOST, finished_at=now, error=message)
+
+
+def prune(now: datetime, *, retention: timedelta, limit: int) -> int:
+    """Delete up to ``limit`` finished executions created before ``now - retention``."""
+    old = Execution.objects.filter(status__in=Execution.FINISHED, created_at__lt=now - retention)
+    ids = list(old.values_list("pk", flat=True)[:limit])
+    return Execution.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
+def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -> None:
+    """Close the outbox entries of executions handed to django-q2, recording each one's task id."""
+    for execution, task_id in zip(executions, task_ids, strict=True):
+        execution.enqueued_at = now
+        execution.task_id = task_id[:64]
+    if executions:
+        Execution.objects.bulk_update(executions, ["enqueued_at", "task_id"], batch_size=500)

@@ -1,0 +1,42 @@
+"""``manage.py run_scheduler``: the process that fires jobs on time (see ``django_scheduler_api.engine``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from django_scheduler_api.engine import Scheduler
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a scheduler: fire due jobs through django-q2 until SIGTERM or Ctrl-C. Any number may "
+        "run at once, on any hosts, against one database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Run one pass and exit (for cron or tests).")
+        parser.add_argument("--node-name", help="Name in the status and heartbeats (default host:pid).")
+
+    def handle(self, *args: Any, once: bool = False, node_name: str | None = None, **options: Any) -> None:
+        _log_to_console(options["verbosity"])
+        scheduler = Scheduler(node_name)
+        scheduler.install_signal_handlers()
+        report = scheduler.start()
+        declared = len(report.created) + len(report.updated) + len(report.unchanged)
+        self.stdout.write(f"Scheduler {scheduler.node} started ({declared} jobs declared in code).")
+        for job_id, problem in report.invalid.items():
+            self.stderr.write(f"Declared job {job_id} not loaded: {problem}")
+        scheduler.run(once=once)
+        self.stdout.write(f"Scheduler {scheduler.node} stopped.")
+
+
+def _log_to_console(verbosity: int) -> None:
+    """Show the engine's warnings (and with -v 2 its info) even where the project configures no logging."""
+    engine_logger = logging.getLogger("django_scheduler_api")
+    if not engine_logger.handlers and not logging.getLogger().handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbosity > 1:
+        engine_logger.setLevel(logging.INFO)
