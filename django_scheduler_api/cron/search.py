@@ -25,6 +25,7 @@ from .fields import MAX_YEAR, MIN_YEAR, ParsedExpression
 from .zones import Wall
 
 NONE = -1
+_DAY_TABLES_KEPT = 1200
 
 
 @lru_cache(maxsize=1024)
@@ -77,10 +78,16 @@ class Search:
         self._day_tables: dict[tuple[int, int], tuple[int, ...]] = {}
 
     def days(self, year: int, month: int) -> tuple[int, ...]:
-        """The month's day table, computed once per (year, month)."""
+        """The month's day table, computed once per (year, month) and kept for the recent ones.
+
+        The cache is emptied when it outgrows a century of months, so that many
+        long-lived expressions searching far ahead cannot hold much memory.
+        """
         key = (year, month)
         table = self._day_tables.get(key)
         if table is None:
+            if len(self._day_tables) >= _DAY_TABLES_KEPT:
+                self._day_tables.clear()
             table = self._day_tables[key] = day_table(self.rule, year, month)
         return table
 
