@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from django_scheduler_api import planning
 from django_scheduler_api.cron import CronError, describe
 
 
@@ -51,19 +46,3 @@ def admin_link(model: str, pk: Any, label: Any) -> SafeString:
     """A link to the admin change page of a scheduler object."""
     url = reverse(f"admin:django_scheduler_api_{model}_change", args=[pk])
     return format_html('<a href="{}">{}</a>', url, label)
-
-
-def upcoming_fire_times(job: Any, count: int = 5, now: datetime | None = None) -> list[datetime]:
-    """The job's next ``count`` fires after now, by the same arithmetic the scheduler uses."""
-    return list(islice(_fires(job, now or timezone.now()), count))
-
-
-def _fires(job: Any, after: datetime) -> Iterator[datetime]:
-    schedule = planning.Schedule.of(job)
-    previous = job.previous_fire_time
-    while True:
-        fire = planning.next_fire_time(schedule, after, previous_fire_time=previous)
-        if fire is None:
-            return
-        yield fire
-        after = previous = fire

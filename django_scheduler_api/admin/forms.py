@@ -16,9 +16,6 @@ from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
 
-# Fields whose change moves the next fire time (SPEC §2); a change of description or data does not.
-SCHEDULE_FIELDS = frozenset({"cron_expression", "timezone", "start_time", "end_time", "state"})
-
 
 def handler_choices(current: str | None = None) -> list[tuple[str, str]]:
     """The registered handlers for the select, plus the job's current one if it is not registered.
@@ -97,13 +94,8 @@ class JobAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         validation.validate_window(cleaned.get("start_time"), cleaned.get("end_time"))
-        job_id = cleaned.get("id") or self.instance.pk
-        if job_id:
-            group, name = Job.split_id(job_id)
-            cleaned["group"] = cleaned.get("group") or group
-            cleaned["name"] = cleaned.get("name") or name
         return cleaned
 
-    def schedule_changed(self) -> bool:
-        """Whether saving must recompute the next fire time (always for a new job)."""
-        return self.instance._state.adding or bool(SCHEDULE_FIELDS & set(self.changed_data))
+    def job_fields(self) -> dict[str, Any]:
+        """The validated writable fields, as ``services.save_job`` takes them (the id aside)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "id"}

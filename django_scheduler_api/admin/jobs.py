@@ -21,9 +21,9 @@ from django_scheduler_api.admin.display import (
     admin_link,
     cron_description,
     status_badge,
-    upcoming_fire_times,
 )
 from django_scheduler_api.admin.forms import JobAdminForm
+from django_scheduler_api.cli.schedule import upcoming_fire_times
 from django_scheduler_api.cron import CronError
 from django_scheduler_api.models import Execution, Job
 
@@ -183,10 +183,12 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Job, form: JobAdminForm, change: bool) -> None:
-        """Recompute the next fire only when the schedule changed, as the API does."""
-        if form.schedule_changed():
-            services.reschedule(obj)
-        super().save_model(request, obj, form, change)
+        """Save through ``services.save_job``, as the API does: the next fire time moves only when a
+        schedule field (cron, zone, start, end, state) changed."""
+        saved, _ = services.save_job(obj.pk, form.job_fields())
+        for field in Job._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: Job) -> None:
         services.delete_job(obj.pk)
