@@ -1,0 +1,211 @@
+"""The subcommands of ``manage.py scheduler``, each the command-line twin of one REST endpoint.
+
+Each returns an ``Output``: ``data`` is the REST API's answer for the same request (printed with
+``--json``), ``text`` what a person reads. Validation and changes go through the API's serializers
+and ``services``; errors are ``CommandError``s carrying the API's message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import CommandError
+from django.db.models import Min
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from django_scheduler_api import services
+from django_scheduler_api.api import serializers as api
+from django_scheduler_api.api.filters import JobFilterSerializer, filter_queryset
+from django_scheduler_api.api.links import absolute_url
+from django_scheduler_api.api.pagination import parse_paging
+from django_scheduler_api.cli import tables
+from django_scheduler_api.cli.api import api_request, error_message, validated
+from django_scheduler_api.cli.schedule import preview_fire_times, upcoming_fire_times
+from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.models import Execution, Job
+
+RECENT_EXECUTIONS = 5
+TRIGGER_BODY_MESSAGE = "The body must be a JSON object."
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a subcommand answers: the API's JSON and a human rendering of it."""
+
+    data: Any
+    text: str
+
+
+def run(options: dict[str, Any]) -> Output:
+    """Run the subcommand named in ``options`` (the parsed arguments)."""
+    request = api_request(options["base_url"])
+    subcommand: Callable[[dict[str, Any], Request], Output] = SUBCOMMANDS[options["subcommand"]]
+    try:
+        return subcommand(options, request)
+    except services.UnknownJobs as exc:
+        raise CommandError(str(exc)) from None
+    except ValidationError as exc:
+        raise CommandError(error_message(exc.detail)) from None
+
+
+def status(options: dict[str, Any], request: Request) -> Output:
+    """``GET /``: whether a scheduler is running, job counts, live nodes."""
+    nodes = services.live_nodes()
+    counts = {state: Job.objects.filter(state=state).count() for state in Job.State.values}
+    next_fire = Job.objects.filter(state=Job.State.PLANNED).aggregate(t=Min("next_fire_time"))["t"]
+
+    def count(number: int, **query: str) -> dict[str, Any]:
+        url = absolute_url(request, "job-list", {**query, "skip": 0, "take": scheduler_settings.DEFAULT_TAKE})
+        return {"count": number, "url": url}
+
+    data = api.StatusSerializer(
+        {
+            "is_started": bool(nodes),
+            "all": count(sum(counts.values())),
+            "planned": count(counts[Job.State.PLANNED], state=Job.State.PLANNED),
+            "paused": count(counts[Job.State.PAUSED], state=Job.State.PAUSED),
+            "next_fire_time": next_fire,
+            "nodes": nodes,
+        }
+    ).data
+    summary = tables.fields(
+        [
+            ("Scheduler", f"started ({len(nodes)} node(s))" if nodes else "not started"),
+            ("Jobs", f"{sum(counts.values())} ({counts['planned']} planned, {counts['paused']} paused)"),
+            ("Next fire", tables.when(next_fire)),
+        ]
+    )
+    node_rows = [(n.name, n.started_at, n.last_seen) for n in nodes]
+    text = summary + ("\n\n" + tables.table(["NODE", "STARTED", "LAST SEEN"], node_rows) if nodes else "")
+    return Output(data, text)
+
+
+def list_jobs(options: dict[str, Any], request: Request) -> Output:
+    """``GET /jobs``: jobs ordered by id, filtered and paged with the API's rules."""
+    params = {k: options[k] for k in ("state", "group", "handler", "skip", "take") if options[k] is not None}
+    queryset = filter_queryset(Job.objects.order_by("id"), params, JobFilterSerializer)
+    skip, take = parse_paging(params)
+    total = queryset.count()
+    jobs = list(queryset[skip : skip + take])
+    data = api.JobSerializer(jobs, many=True, context={"request": request}).data
+    rows = [(j.id, j.state, j.handler, j.cron_expression or "(once)", j.next_fire_time) for j in jobs]
+    text = tables.table(["ID", "STATE", "HANDLER", "CRON", "NEXT FIRE (UTC)"], rows)
+    shown = f"{skip + 1}-{skip + len(jobs)}" if jobs else "none"
+    return Output(data, f"{text}\n\n{shown} of {total} job(s)")
+
+
+def show(options: dict[str, Any], request: Request) -> Output:
+    """``GET /jobs/{id}``: one job, with its next fires and last executions for people."""
+    job = _get_job(options["id"])
+    data = api.JobSerializer(job, context={"request": request}).data
+    details = tables.fields(
+        [(name, data[name]) for name in ("id", "group", "name", "state", "description", "handler")]
+        + [
+            ("cron_expression", job.cron_expression or "(once)"),
+            ("cron_description", data["cron_description"]),
+        ]
+        + [(name, data[name]) for name in ("timezone", "start_time", "end_time", "misfire_policy")]
+        + [("data", json.dumps(job.data, sort_keys=True))]
+        + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
+    )
+    fires = "\n".join(f"  {tables.when(t)}" for t in upcoming_fire_times(job, 5)) or "  none"
+    executions = Execution.objects.filter(job_id=job.pk).order_by("-scheduled_fire_time", "-created_at")
+    rows = [
+        (e.id, e.trigger, e.status, e.scheduled_fire_time, e.duration_ms, e.error)
+        for e in executions[:RECENT_EXECUTIONS]
+    ]
+    history = tables.table(["EXECUTION", "TRIGGER", "STATUS", "SCHEDULED (UTC)", "MS", "ERROR"], rows)
+    text = f"{details}\n\nNext fire times (UTC):\n{fires}\n\nLast executions:\n{history}"
+    return Output(data, text)
+
+
+def pause(options: dict[str, Any], request: Request) -> Output:
+    """``POST /pause?ids=``: no ids pauses every job."""
+    paused = services.pause_jobs(services.parse_ids(options["ids"]))
+    return Output(api.PausedSerializer({"paused": paused}).data, _done("Paused", paused))
+
+
+def resume(options: dict[str, Any], request: Request) -> Output:
+    """``POST /resume?ids=``: no ids resumes every job."""
+    resumed = services.resume_jobs(services.parse_ids(options["ids"]))
+    return Output(api.ResumedSerializer({"resumed": resumed}).data, _done("Resumed", resumed))
+
+
+def trigger(options: dict[str, Any], request: Request) -> Output:
+    """``POST /trigger?ids=`` with ``--data`` as the body: one manual execution per job."""
+    body = _trigger_body(options["data"])
+    executions = services.trigger_jobs(services.parse_ids(options["ids"]), body)
+    triggered = [
+        {"job": e.job_id, "execution": e.id, "url": absolute_url(request, "execution-detail", id=str(e.id))}
+        for e in executions
+    ]
+    text = tables.table(["JOB", "EXECUTION"], [(e.job_id, e.id) for e in executions])
+    return Output(
+        api.TriggeredSerializer({"triggered": triggered}).data,
+        f"{text}\n\nTriggered {len(executions)} job(s).",
+    )
+
+
+def delete(options: dict[str, Any], request: Request) -> Output:
+    """``DELETE /jobs/{id}``: its queued executions are cancelled, its history stays."""
+    services.delete_job(options["id"])
+    data = api.DeletedSerializer({"id": options["id"], "deleted": True}).data
+    return Output(data, f"Deleted job {options['id']}.")
+
+
+def preview(options: dict[str, Any], request: Request) -> Output:
+    """``GET /preview``: the next fire times of an expression, validated by the engine."""
+    query = {
+        k: options[k] for k in ("cron_expression", "timezone", "after", "count") if options[k] is not None
+    }
+    values = validated(api.PreviewQuerySerializer, query, request=request)
+    zone = values.get("timezone") or scheduler_settings.DEFAULT_TIMEZONE
+    expression = values["cron_expression"]
+    fires = preview_fire_times(expression, zone, values.get("after") or timezone.now(), values["count"])
+    description = api.JobSerializer().get_cron_description(Job(cron_expression=expression))
+    data = api.PreviewSerializer(
+        {"cron_expression": expression, "description": description, "timezone": zone, "fire_times": fires}
+    ).data
+    lines = "\n".join(f"  {tables.when(t)} UTC" for t in fires) or "  none: the expression never fires again"
+    return Output(data, f"{expression}: {description} ({zone})\n{lines}")
+
+
+def _get_job(job_id: str) -> Job:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        raise services.UnknownJobs([job_id])
+    return job
+
+
+def _trigger_body(raw: str | None) -> dict[str, Any]:
+    """``--data`` parsed like the API's request body: a JSON object, or nothing."""
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"JSON parse error - {exc}") from None
+    if not isinstance(body, dict):
+        raise CommandError(TRIGGER_BODY_MESSAGE)
+    return body
+
+
+def _done(verb: str, ids: list[str]) -> str:
+    return f"{verb} {len(ids)} job(s)" + (f": {', '.join(ids)}." if ids else ".")
+
+
+SUBCOMMANDS: dict[str, Callable[[dict[str, Any], Request], Output]] = {
+    "status": status,
+    "list": list_jobs,
+    "show": show,
+    "pause": pause,
+    "resume": resume,
+    "trigger": trigger,
+    "delete": delete,
+    "preview": preview,
+}

@@ -1,0 +1,61 @@
+"""The arguments of ``manage.py scheduler``: one subcommand per REST endpoint, same option names."""
+
+from __future__ import annotations
+
+import argparse
+
+SUBCOMMANDS = ("status", "list", "show", "pause", "resume", "trigger", "delete", "preview")
+
+
+def add_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Add the subcommands to the management command's parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json",
+        action="store_true",
+        help="Print the REST API's JSON answer instead of a table (for scripts).",
+    )
+    common.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        help="Scheme and host the JSON's links start with (default http://127.0.0.1:8000).",
+    )
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    sub.add_parser("status", parents=[common], help="Is a scheduler running; how many jobs.")
+    _add_list(sub, common)
+    show = sub.add_parser("show", parents=[common], help="One job, its next fires and last executions.")
+    show.add_argument("id", help="The job's id.")
+    for name, verb in (("pause", "Pause"), ("resume", "Resume")):
+        command = sub.add_parser(name, parents=[common], help=f"{verb} jobs (no ids: all jobs).")
+        _add_ids(command)
+    trigger = sub.add_parser("trigger", parents=[common], help="Fire jobs now (no ids: all planned jobs).")
+    _add_ids(trigger)
+    trigger.add_argument(
+        "--data", default=None, help="A JSON object merged over each job's data, e.g. '{\"k\": 1}'."
+    )
+    delete = sub.add_parser(
+        "delete", parents=[common], help="Delete a job; its queued executions are cancelled."
+    )
+    delete.add_argument("id", help="The job's id.")
+    _add_preview(sub, common)
+
+
+def _add_ids(command: argparse.ArgumentParser) -> None:
+    command.add_argument("ids", nargs="*", help="Job ids, separated by spaces, ',' or ';'. None: all jobs.")
+
+
+def _add_list(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("list", parents=[common], help="Jobs ordered by id, a page at a time.")
+    command.add_argument("--state", help="planned or paused.")
+    command.add_argument("--group", help="Only jobs of this group.")
+    command.add_argument("--handler", help="Only jobs run by this handler.")
+    command.add_argument("--skip", default=None, help="Jobs to skip (default 0).")
+    command.add_argument("--take", default=None, help="Jobs to show (default and maximum: settings).")
+
+
+def _add_preview(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("preview", parents=[common], help="The next fire times of a cron expression.")
+    command.add_argument("cron_expression", metavar="EXPR", help="A Quartz cron expression (quote it).")
+    command.add_argument("--timezone", default=None, help="The IANA zone it is read in.")
+    command.add_argument("--after", default=None, help="An ISO 8601 instant (default now).")
+    command.add_argument("--count", default=None, help="How many fire times.")
