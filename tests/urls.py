@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
+
+from django_scheduler_api.urls import mount
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("scheduler/", include("django_scheduler_api.urls")),
+    mount("scheduler/"),
 ]

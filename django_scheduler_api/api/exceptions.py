@@ -1,0 +1,27 @@
+"""Every error as JSON (SPEC §2): ``{"detail": ...}``, or field errors ``{"field": [...]}`` for 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from django_scheduler_api.services import UnknownJobs
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus: unknown job ids are a 404 listing them; a bare list becomes a detail."""
+    if isinstance(exc, UnknownJobs):
+        return Response({"detail": str(exc), "unknown_ids": exc.ids}, status=status.HTTP_404_NOT_FOUND)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        response.data = {"detail": " ".join(str(item) for item in response.data)}
+    return response
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any unknown path under the app's prefix: a JSON 404, not Django's HTML page or a redirect."""
+    return JsonResponse({"detail": f"No such endpoint: {request.path}"}, status=404)

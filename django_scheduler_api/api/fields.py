@@ -1,0 +1,58 @@
+"""Serializer fields for the JSON the original platform sent: enum names, numbers and any case."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import TextChoices
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from django_scheduler_api.api.links import absolute_url
+
+_SEPARATORS = re.compile(r"[\s_\-]")
+
+
+def _normal(text: str) -> str:
+    return _SEPARATORS.sub("", text).lower()
+
+
+class LenientChoiceField(serializers.ChoiceField):
+    """A choice that also accepts the .NET spellings: ``Planned``, ``DoNothing``, ``FIRE_AND_PROCEED``
+    and the enum's number (its position in ``choices``, 0-based), in any case. Answers are always
+    the snake_case value.
+    """
+
+    def __init__(self, choices: type[TextChoices], **kwargs: Any) -> None:
+        self._lookup: dict[str, str] = {}
+        for number, value in enumerate(choices.values):
+            self._lookup[_normal(value)] = value
+            self._lookup[str(number)] = value
+        for value, label in choices.choices:
+            self._lookup.setdefault(_normal(str(label)), value)
+        super().__init__(choices=choices.choices, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid_choice", input=data)
+        value = self._lookup.get(_normal(str(data)))
+        if value is None:
+            self.fail("invalid_choice", input=data)
+        return value
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class LinkField(serializers.Field):
+    """The absolute URL of a named route, its kwargs taken from attributes of the object."""
+
+    def __init__(self, view_name: str, kwargs: dict[str, str], **options: Any) -> None:
+        self.view_name = view_name
+        self.url_kwargs = kwargs
+        options.update(read_only=True, source="*")
+        super().__init__(**options)
+
+    def to_representation(self, value: Any) -> str:
+        kwargs = {key: str(getattr(value, attr)) for key, attr in self.url_kwargs.items()}
+        return absolute_url(self.context["request"], self.view_name, **kwargs)

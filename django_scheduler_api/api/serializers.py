@@ -1,0 +1,284 @@
+"""The JSON shapes of the API (SPEC §2).
+
+``JobSerializer`` validates with the same rules as the admin and the CLI (``validation``) and never
+saves: the views hand its ``validated_data`` to ``services.save_job``, the one code path that writes
+jobs. Bodies written for the original .NET platform are accepted too (``LEGACY_ALIASES``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from django_scheduler_api import validation
+from django_scheduler_api.api.fields import LenientChoiceField, LinkField
+from django_scheduler_api.api.links import absolute_url
+from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.cron import CronError, describe
+from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job, SchedulerNode
+
+# Keys of the original platform's job info -> this API's field names.
+LEGACY_ALIASES = {
+    "handlerType": "handler",
+    "cronExpression": "cron_expression",
+    "startTimeUtc": "start_time",
+    "endTimeUtc": "end_time",
+    "misfirePolicy": "misfire_policy",
+}
+
+JOB_ID_MESSAGE = "Use 1-200 characters: letters, digits and . _ - :"
+job_id_field_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A job. The id comes from the URL; an ``id`` in the body must repeat it."""
+
+    id = serializers.CharField(required=False, max_length=200, validators=[job_id_field_validator])
+    url = LinkField("job-detail", {"id": "id"})
+    group = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    state = LenientChoiceField(Job.State, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    handler = serializers.CharField(max_length=200, validators=[validation.validate_handler])
+    cron_expression = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    cron_description = serializers.SerializerMethodField()
+    timezone = serializers.CharField(required=False, max_length=64)
+    start_time = serializers.DateTimeField(required=False, allow_null=True)
+    end_time = serializers.DateTimeField(required=False, allow_null=True)
+    misfire_policy = LenientChoiceField(Job.MisfirePolicy, required=False)
+    overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
+    data = serializers.JSONField(required=False)
+    executions_url = LinkField("job-executions", {"id": "id"})
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "url",
+            "group",
+            "name",
+            "state",
+            "description",
+            "handler",
+            "cron_expression",
+            "cron_description",
+            "timezone",
+            "start_time",
+            "end_time",
+            "misfire_policy",
+            "overlap_policy",
+            "data",
+            "next_fire_time",
+            "previous_fire_time",
+            "executions_url",
+            "source",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["next_fire_time", "previous_fire_time", "source", "created_at", "updated_at"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_cron_description(self, job: Job) -> str:
+        if not job.cron_expression:
+            return "Once"
+        try:
+            return describe(job.cron_expression)
+        except CronError as exc:  # an expression stored before a stricter engine: say so, don't fail
+            return f"Invalid: {exc}"
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """Translate legacy keys, refuse unknown ones (a typo must never pass silently), ignore the
+        read-only ones (so a job fetched with GET can be posted back), then validate field by field."""
+        if isinstance(data, dict):
+            data = self._without_read_only(self._translate_aliases(data))
+        return super().to_internal_value(data)
+
+    def _translate_aliases(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = dict(data)
+        for alias, field in LEGACY_ALIASES.items():
+            if alias not in data:
+                continue
+            value = data.pop(alias)
+            if field in data and data[field] != value:
+                raise serializers.ValidationError({alias: [f"Conflicts with {field!r}; send one of them."]})
+            data[field] = value
+        return data
+
+    def _without_read_only(self, data: dict[str, Any]) -> dict[str, Any]:
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            known = ", ".join(sorted(writable))
+            raise serializers.ValidationError(
+                {key: [f"Unknown field. Writable fields: {known}."] for key in unknown}
+            )
+        return {key: value for key, value in data.items() if key in writable}
+
+    def validate_id(self, value: str) -> str:
+        job_id = self.context.get("job_id")
+        if job_id is not None and value != job_id:
+            raise serializers.ValidationError(f"The body's id {value!r} differs from the URL's {job_id!r}.")
+        return value
+
+    def validate_cron_expression(self, value: str) -> str:
+        return validation.validate_cron_expression(value)
+
+    def validate_timezone(self, value: str) -> str:
+        return validation.validate_timezone(value)
+
+    def validate_data(self, value: Any) -> dict[str, Any]:
+        return validation.validate_data(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """``end_time`` after ``start_time``, reading omitted ones from the job for a PATCH."""
+        current = self.instance if self.partial else None
+        start = attrs.get("start_time", getattr(current, "start_time", None))
+        end = attrs.get("end_time", getattr(current, "end_time", None))
+        validation.validate_window(start, end)
+        attrs.pop("id", None)
+        return attrs
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    """One fire of a job and its outcome."""
+
+    url = LinkField("execution-detail", {"id": "id"})
+    job = serializers.CharField(source="job_id", read_only=True)
+    job_url = LinkField("job-detail", {"id": "job_id"})
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "url",
+            "job",
+            "job_url",
+            "trigger",
+            "status",
+            "scheduled_fire_time",
+            "fire_time",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "data",
+            "result",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    """An execution with what only its own page shows: the handler, the worker's traceback."""
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "handler", "traceback", "enqueued_at", "created_at"]
+        read_only_fields = fields
+
+
+class HandlerSerializer(serializers.Serializer):
+    """A registered handler: its name and the first line of its docstring."""
+
+    name = serializers.CharField()
+    description = serializers.CharField()
+    jobs_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_jobs_url(self, handler: Any) -> str:
+        return jobs_link(self.context["request"], {"handler": handler.name})
+
+
+def jobs_link(request: Any, query: dict[str, Any]) -> str:
+    """The first page of the job list with ``query`` as its filter."""
+    return absolute_url(request, "job-list", {**query, "skip": 0, "take": scheduler_settings.DEFAULT_TAKE})
+
+
+class JobCountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    url = serializers.URLField()
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SchedulerNode
+        fields = ["name", "hostname", "pid", "started_at", "last_seen"]
+        read_only_fields = fields
+
+
+class StatusSerializer(serializers.Serializer):
+    """The answer of ``GET /``: is a scheduler running, and how many jobs are in each state."""
+
+    is_started = serializers.BooleanField()
+    all = JobCountSerializer()
+    planned = JobCountSerializer()
+    paused = JobCountSerializer()
+    next_fire_time = serializers.DateTimeField(allow_null=True)
+    nodes = NodeSerializer(many=True)
+
+
+class PreviewQuerySerializer(serializers.Serializer):
+    """The query of ``GET preview``."""
+
+    cron_expression = serializers.CharField(help_text="A Quartz cron expression, e.g. 0 15 10 ? * 2-6")
+    timezone = serializers.CharField(required=False, help_text="IANA zone; default: the configured one")
+    after = serializers.DateTimeField(required=False, help_text="Fire times strictly after; default now")
+    count = serializers.IntegerField(required=False, min_value=1, default=10)
+
+    def validate_cron_expression(self, value: str) -> str:
+        value = validation.validate_cron_expression(value)
+        if not value:
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+    def validate_timezone(self, value: str) -> str:
+        return validation.validate_timezone(value)
+
+    def validate_count(self, value: int) -> int:
+        if value > scheduler_settings.MAX_TAKE:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {scheduler_settings.MAX_TAKE}."
+            )
+        return value
+
+
+class PreviewSerializer(serializers.Serializer):
+    cron_expression = serializers.CharField()
+    description = serializers.CharField()
+    timezone = serializers.CharField()
+    fire_times = serializers.ListField(child=serializers.DateTimeField())
+
+
+class DeletedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    deleted = serializers.BooleanField()
+
+
+class PausedSerializer(serializers.Serializer):
+    paused = serializers.ListField(child=serializers.CharField())
+
+
+class ResumedSerializer(serializers.Serializer):
+    resumed = serializers.ListField(child=serializers.CharField())
+
+
+class TriggeredExecutionSerializer(serializers.Serializer):
+    job = serializers.CharField()
+    execution = serializers.UUIDField()
+    url = serializers.URLField()
+
+
+class TriggeredSerializer(serializers.Serializer):
+    triggered = TriggeredExecutionSerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """``{"detail": "..."}``: every error that is not about one field."""
+
+    detail = serializers.CharField()
+
+
+class UnknownJobsSerializer(ErrorSerializer):
+    unknown_ids = serializers.ListField(child=serializers.CharField(), required=False)
