@@ -8,6 +8,9 @@ Environment variables choose the services, so one suite runs everywhere:
   (``REDIS_URL``, default ``redis://127.0.0.1:6379/15``).
 - ``SCHEDULER_TEST_DB_NAME``: set by the fixtures for the processes they start (qcluster,
   run_scheduler), so those processes use the test database the suite created.
+- ``SCHEDULER_TEST_SQLITE``: the SQLite test database file (default ``.test-db.sqlite3``).
+- ``SCHEDULER_TEST_MISFIRE_THRESHOLD``: the misfire threshold in seconds (default 60), lowered by the
+  engine's misfire tests for the scheduler processes they start.
 - ``SCHEDULER_TEST_Q_SYNC``: ``1`` (default) runs django-q2 tasks in-process; the fixtures that start
   a real ``qcluster`` set ``0``.
 """
@@ -83,7 +86,8 @@ if _db == "postgres":
     }
 else:
     # A file, not :memory:, so the qcluster and scheduler processes the tests start share it.
-    _test_file = str(BASE_DIR / ".test-db.sqlite3")
+    # SCHEDULER_TEST_SQLITE moves it, so that two suites can run side by side in one checkout.
+    _test_file = os.environ.get("SCHEDULER_TEST_SQLITE", str(BASE_DIR / ".test-db.sqlite3"))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -121,6 +125,7 @@ SCHEDULER_API = {
     "NODE_TIMEOUT": 5,
     "MAX_SLEEP": 0.5,
     "ENQUEUE_GRACE": 2,
+    "MISFIRE_THRESHOLD": float(os.environ.get("SCHEDULER_TEST_MISFIRE_THRESHOLD", "60")),
 }
 
 REST_FRAMEWORK = {"TEST_REQUEST_DEFAULT_FORMAT": "json"}

@@ -23,7 +23,7 @@ from django_scheduler_api import planning, validation
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.models import Job, job_id_validator
 from django_scheduler_api.registry import registry
-from django_scheduler_api.services import reschedule
+from django_scheduler_api.services import job_defaults, reschedule
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ def declared_jobs() -> list[dict[str, Any]]:
 
 
 def clean(spec: Any) -> dict[str, Any]:
-    """Validate one declaration with the API's rules; return the job fields it sets."""
+    """Validate one declaration with the API's rules; return every job field, defaults filled in.
+
+    Like a POST to the API, a declaration is the whole definition: a field it omits takes its default.
+    """
     if not isinstance(spec, dict):
         raise ValidationError(f"A declared job must be a dict, not {type(spec).__name__}.")
     unknown = sorted(set(spec) - set(FIELDS))
@@ -78,10 +81,7 @@ def clean(spec: Any) -> dict[str, Any]:
     for name, allowed in CHOICES.items():
         if name in fields and fields[name] not in allowed:
             raise ValidationError(f"{name} must be one of {', '.join(allowed)}, not {fields[name]!r}.")
-    group, name = Job.split_id(fields["id"])
-    fields.setdefault("group", group)
-    fields.setdefault("name", name)
-    return fields
+    return {**job_defaults(fields["id"]), **fields}
 
 
 def _instant(value: Any, name: str) -> datetime | None:

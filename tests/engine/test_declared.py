@@ -1,0 +1,97 @@
+"""Jobs declared in code: SCHEDULER_API["JOBS"] and @handler(schedule=...), upserted at start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from django_scheduler_api.engine.declared import sync_declared_jobs
+from django_scheduler_api.models import Job
+from django_scheduler_api.registry import registry
+
+pytestmark = pytest.mark.django_db
+
+HOURLY = {"id": "reports.hourly", "handler": "tests.echo", "cron_expression": "0 0 * * * ?"}
+
+
+@pytest.fixture
+def declare(settings):
+    def declare(*jobs):
+        settings.SCHEDULER_API = {**settings.SCHEDULER_API, "JOBS": list(jobs)}
+
+    return declare
+
+
+@pytest.fixture
+def scheduled_handler():
+    """A handler registered with a schedule, as ``@handler("...", schedule=...)`` does."""
+    registry.register("tests.declared", lambda ctx: None, cron_expression="0 30 * * * ?", data={"a": 1})
+    yield registry.get("tests.declared")
+    registry.unregister("tests.declared")
+
+
+def test_a_declared_job_is_created_with_source_code_and_a_next_fire(declare):
+    declare({**HOURLY, "timezone": "Europe/Berlin", "data": {"x": 1}})
+    report = sync_declared_jobs()
+    assert report.created == ["reports.hourly"]
+    job = Job.objects.get()
+    assert (job.source, job.state, job.group, job.name) == ("code", "planned", "reports", "hourly")
+    assert job.timezone == "Europe/Berlin" and job.data == {"x": 1}
+    assert job.next_fire_time is not None and job.next_fire_time.minute == 0
+
+
+def test_a_handler_with_a_schedule_declares_a_job_named_after_it(scheduled_handler):
+    assert sync_declared_jobs().created == ["tests.declared"]
+    job = Job.objects.get(pk="tests.declared")
+    assert (job.handler, job.cron_expression, job.data) == ("tests.declared", "0 30 * * * ?", {"a": 1})
+
+
+def test_the_definition_in_code_wins_but_a_paused_state_is_kept(declare):
+    declare(HOURLY)
+    sync_declared_jobs()
+    Job.objects.update(state=Job.State.PAUSED, description="edited")
+    declare({**HOURLY, "cron_expression": "0 15 * * * ?"})
+    assert sync_declared_jobs().updated == ["reports.hourly"]
+    job = Job.objects.get()
+    assert job.state == Job.State.PAUSED
+    assert job.cron_expression == "0 15 * * * ?" and job.next_fire_time.minute == 15
+    assert job.description == ""  # the declaration's default
+
+
+def test_an_unchanged_declaration_keeps_the_row_and_its_next_fire(declare):
+    declare(HOURLY)
+    sync_declared_jobs()
+    moved = datetime(2030, 1, 1, tzinfo=UTC)
+    Job.objects.update(next_fire_time=moved)
+    assert sync_declared_jobs().unchanged == ["reports.hourly"]
+    assert Job.objects.get().next_fire_time == moved
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        ({**HOURLY, "handler": "nobody"}, "Unknown handler 'nobody'"),
+        ({**HOURLY, "cron_expression": "0 0 * * *"}, ""),
+        ({**HOURLY, "timezone": "Mars/Base"}, "Unknown time zone"),
+        ({**HOURLY, "colour": "red"}, "Unknown job fields: colour"),
+        ({**HOURLY, "misfire_policy": "sometimes"}, "misfire_policy must be one of"),
+        ({**HOURLY, "start_time": "2030-01-02", "end_time": "2030-01-01T00:00:00Z"}, "after start_time"),
+        ({**HOURLY, "id": "bad id"}, "Use 1-200 characters"),
+    ],
+)
+def test_an_invalid_declaration_is_reported_and_the_others_still_load(declare, job, message):
+    declare(job, {**HOURLY, "id": "reports.other"})
+    report = sync_declared_jobs()
+    assert report.created == ["reports.other"]
+    assert message in next(iter(report.invalid.values()))
+    assert list(Job.objects.values_list("id", flat=True)) == ["reports.other"]
+
+
+def test_times_may_be_iso_strings_and_naive_means_utc(declare):
+    declare({**HOURLY, "start_time": "2030-01-01T00:00:00", "end_time": "2030-01-01T05:00:00+01:00"})
+    sync_declared_jobs()
+    job = Job.objects.get()
+    assert job.start_time == datetime(2030, 1, 1, tzinfo=UTC)
+    assert job.next_fire_time == datetime(2030, 1, 1, tzinfo=UTC)
+    assert job.end_time == datetime(2030, 1, 1, 4, tzinfo=UTC)

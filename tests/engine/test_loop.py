@@ -1,0 +1,132 @@
+"""The Scheduler: a pass fires what is due, heartbeats, sleeps until the next fire, survives DB errors."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError
+from django.test import override_settings
+from django.utils import timezone
+
+from django_scheduler_api import services
+from django_scheduler_api.engine import Scheduler, store
+from django_scheduler_api.engine.heartbeat import Heartbeat, forget_dead_nodes
+from django_scheduler_api.models import Execution, Job, SchedulerNode
+from tests.engine.helpers import executions, make_job, reload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_pass_fires_due_jobs_and_announces_the_node():
+    now = timezone.now()
+    make_job(due=now - timedelta(milliseconds=5))
+    scheduler = Scheduler("test:loop")
+    stats = scheduler.tick()
+    assert (stats.claimed, stats.sent) == (1, 1)
+    assert [e.status for e in executions()] == ["succeeded"]
+    assert SchedulerNode.objects.get(pk="test:loop").last_seen >= now
+
+
+def test_run_once_stops_and_removes_its_node_row():
+    scheduler = Scheduler("test:once")
+    scheduler.start()
+    assert SchedulerNode.objects.filter(pk="test:once").exists()
+    scheduler.run(once=True)
+    assert not SchedulerNode.objects.filter(pk="test:once").exists()
+
+
+def test_stop_ends_the_sleep_at_once(monkeypatch):
+    scheduler = Scheduler("test:stop")
+    ticked = threading.Event()
+    monkeypatch.setattr(scheduler, "tick", lambda: ticked.set() or "ticked")
+    monkeypatch.setattr(scheduler, "sleep_time", lambda: 3600.0)
+    monkeypatch.setattr(scheduler.heartbeat, "stop", lambda: None)
+    thread = threading.Thread(target=scheduler.run)
+    thread.start()
+    ticked.wait(30)
+    scheduler.stop()  # what the SIGTERM / SIGINT handler calls
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_sleep_lasts_until_the_next_fire_but_at_most_max_sleep():
+    scheduler = Scheduler("test:sleep")
+    scheduler.tick()
+    with override_settings(SCHEDULER_API={"MAX_SLEEP": 0.5, "HEARTBEAT_INTERVAL": 60}):
+        assert scheduler.sleep_time() == 0.5  # nothing planned
+        make_job(due=timezone.now() + timedelta(seconds=0.2))
+        assert 0.1 < scheduler.sleep_time() <= 0.2
+        Job.objects.update(next_fire_time=timezone.now() - timedelta(seconds=1))
+        assert scheduler.sleep_time() == 0.0
+
+
+def test_a_database_error_is_logged_and_the_loop_goes_on(monkeypatch, caplog):
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("connection lost")
+        return store.Claim()
+
+    monkeypatch.setattr(store, "claim_due", flaky)
+    monkeypatch.setattr("django_scheduler_api.engine.loop.ERROR_BACKOFF", 0.01)
+    Scheduler("test:flaky").run(once=True)
+    assert len(calls) == 2
+    assert "database error" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("do_nothing", []), ("fire_and_proceed", [("misfire", "succeeded")])],
+)
+def test_fires_missed_while_paused_are_misfires_on_resume(policy, expected):
+    missed = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    make_job(due=missed, cron="0 * * * * ?", misfire_policy=policy)
+    services.pause_jobs(["e.job"])
+    Scheduler("test:paused").tick()
+    assert executions() == []  # paused: nothing fires, next_fire_time is kept
+    services.resume_jobs(["e.job"])
+    Scheduler("test:resumed").tick()
+    assert [(e.trigger, e.status) for e in executions()] == expected
+    if expected:
+        assert executions()[0].scheduled_fire_time == missed
+    assert reload(Job.objects.get()).next_fire_time > timezone.now()
+
+
+def test_a_short_pause_catches_up_within_the_threshold():
+    missed = timezone.now().replace(microsecond=0) - timedelta(seconds=3)
+    make_job(due=missed, state=Job.State.PAUSED)
+    services.resume_jobs(["e.job"])
+    Scheduler("test:short").tick()
+    assert len(executions()) >= 3
+    assert {e.trigger for e in executions()} == {"schedule"}
+
+
+def test_heartbeat_rows_live_update_and_age_out():
+    now = timezone.now()
+    beat = Heartbeat("test:hb")
+    beat.beat(now)
+    beat.beat(now + timedelta(seconds=1))
+    node = SchedulerNode.objects.get(pk="test:hb")
+    assert node.last_seen == now + timedelta(seconds=1) and node.pid > 0
+    assert [n.name for n in services.live_nodes(now + timedelta(seconds=2))] == ["test:hb"]
+    assert forget_dead_nodes(now + timedelta(hours=1), timedelta(seconds=30)) == 1
+    beat.beat(now)  # a purged node comes back on its next beat
+    beat.stop()
+    assert not SchedulerNode.objects.exists()
+
+
+def test_maintenance_marks_lost_and_prunes(settings):
+    settings.SCHEDULER_API = {**settings.SCHEDULER_API, "EXECUTION_TIMEOUT": 60, "EXECUTION_RETENTION": 0}
+    job = make_job(due=None)
+    long_ago = timezone.now() - timedelta(hours=1)
+    Execution.objects.create(
+        job=job, handler="tests.echo", trigger="schedule", status="running",
+        scheduled_fire_time=long_ago, fire_time=long_ago, started_at=long_ago,
+    )  # fmt: skip
+    stats = Scheduler("test:maint").tick()
+    assert stats.lost == 1
+    assert Execution.objects.count() == 0 or stats.pruned == 0  # pruned now or next sweep
