@@ -126,20 +126,20 @@ def show(options: dict[str, Any], request: Request) -> Output:
 
 def pause(options: dict[str, Any], request: Request) -> Output:
     """``POST /pause?ids=``: no ids pauses every job."""
-    paused = services.pause_jobs(services.parse_ids(options["ids"]))
+    paused = services.pause_jobs(_ids(options))
     return Output(api.PausedSerializer({"paused": paused}).data, _done("Paused", paused))
 
 
 def resume(options: dict[str, Any], request: Request) -> Output:
     """``POST /resume?ids=``: no ids resumes every job."""
-    resumed = services.resume_jobs(services.parse_ids(options["ids"]))
+    resumed = services.resume_jobs(_ids(options))
     return Output(api.ResumedSerializer({"resumed": resumed}).data, _done("Resumed", resumed))
 
 
 def trigger(options: dict[str, Any], request: Request) -> Output:
     """``POST /trigger?ids=`` with ``--data`` as the body: one manual execution per job."""
     body = _trigger_body(options["data"])
-    executions = services.trigger_jobs(services.parse_ids(options["ids"]), body)
+    executions = services.trigger_jobs(_ids(options), body)
     triggered = [
         {"job": e.job_id, "execution": e.id, "url": absolute_url(request, "execution-detail", id=str(e.id))}
         for e in executions
@@ -173,6 +173,11 @@ def preview(options: dict[str, Any], request: Request) -> Output:
     ).data
     lines = "\n".join(f"  {tables.when(t)} UTC" for t in fires) or "  none: the expression never fires again"
     return Output(data, f"{expression}: {description} ({zone})\n{lines}")
+
+
+def _ids(options: dict[str, Any]) -> list[str]:
+    """Ids given as separate arguments or as the API's ``a,b;c`` list, or both."""
+    return services.parse_ids(",".join(options["ids"] or []))
 
 
 def _get_job(job_id: str) -> Job:
