@@ -141,33 +141,40 @@ class Search:
 
     def stepwise(self, start: Wall, normalise: Callable[[Wall], Wall]) -> Wall | None:
         """Quartz's order: move the smallest wrong field, reset those below, normalise, repeat."""
-        wall = start
+        wall, hour_set = start, None
         while True:
-            wall = normalise(wall)
+            wall = settle(wall, hour_set, normalise)
             if wall[0] > MAX_YEAR:
                 return None
-            moved = self._move_time(wall) or self._move_date(wall)
+            moved = self._move_time(wall)
             if moved is None:
-                return wall
-            wall = moved
+                date = self._move_date(wall)
+                if date is None:
+                    return wall
+                moved = (date, None)
+            wall, hour_set = moved
 
-    def _move_time(self, wall: Wall) -> Wall | None:
-        """The restart point for a wrong second, minute or hour; None when all three fit."""
+    def _move_time(self, wall: Wall) -> tuple[Wall, int | None] | None:
+        """The restart point for a wrong second, minute or hour; None when all three fit.
+
+        With it comes the hour Quartz asks the calendar for (``setCalendarHour``),
+        or None where Quartz sets only the minute.
+        """
         year, month, day, hour, minute, second = wall
         if self.seconds[second] == NONE:
-            return carry(year, month, day, hour, minute + 1, self.first_second)
+            return carry(year, month, day, hour, minute + 1, self.first_second), None
         next_minute = self.minutes[minute]
         if next_minute != minute:
             if next_minute == NONE:
-                return carry(year, month, day, hour + 1, self.first_minute, 0)
-            return year, month, day, hour, next_minute, 0
+                return carry(year, month, day, hour + 1, self.first_minute, 0), hour + 1
+            return (year, month, day, hour, next_minute, 0), hour
         next_hour = self.hours[hour]
         if next_hour != hour:
             if next_hour == NONE:
-                return carry(year, month, day + 1, self.first_hour, 0, 0)
-            return year, month, day, next_hour, 0, 0
+                return carry(year, month, day + 1, self.first_hour, 0, 0), self.first_hour
+            return (year, month, day, next_hour, 0, 0), next_hour
         if self.seconds[second] != second:
-            return year, month, day, hour, minute, self.seconds[second]
+            return (year, month, day, hour, minute, self.seconds[second]), None
         return None
 
     def _move_date(self, wall: Wall) -> Wall | None:
@@ -192,6 +199,15 @@ class Search:
 
 
 _EXHAUSTED: Wall = (MAX_YEAR + 1, 1, 1, 0, 0, 0)
+
+
+def settle(wall: Wall, hour_set: int | None, normalise: Callable[[Wall], Wall]) -> Wall:
+    """Quartz's ``setCalendarHour``: when the calendar's reading changes the hour just set
+    (a gap), Quartz sets the following hour instead, which matters for gaps over an hour."""
+    settled = normalise(wall)
+    if hour_set is None or hour_set == 24 or settled[3] == hour_set:
+        return settled
+    return normalise(carry(*settled[:3], hour_set + 1, *settled[4:]))
 
 
 def carry(year: int, month: int, day: int, hour: int, minute: int, second: int) -> Wall:

@@ -79,6 +79,19 @@ def test_dst_transitions_agree_with_quartz(quartz: QuartzOracle) -> None:
     assert not found, f"{len(found)} of {len(requests)} differ from Quartz:\n" + "\n".join(found[:10])
 
 
+def test_unusual_clock_changes_agree_with_quartz(quartz: QuartzOracle) -> None:
+    """Beyond the five zones: a two-hour gap (Antarctica/Troll), changes at midnight
+    (America/Santiago, America/Havana) and a 45-minute offset (Pacific/Chatham)."""
+    rng = random.Random(20240331)
+    zones = ("Antarctica/Troll", "America/Santiago", "America/Havana", "Pacific/Chatham")
+    requests = []
+    for index in range(800):
+        zone = zones[index % len(zones)]
+        requests.append(Request(generate.dst_expression(rng), generate.dst_start_instant(rng, zone), zone))
+    found = disagreements(requests, quartz.ask(requests))
+    assert not found, f"{len(found)} of {len(requests)} differ from Quartz:\n" + "\n".join(found[:10])
+
+
 def test_mutations_quartz_refuses_are_refused(quartz: QuartzOracle) -> None:
     """Random edits of valid expressions: Quartz's refusals are refusals here too.
 
