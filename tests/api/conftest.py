@@ -1,0 +1,53 @@
+"""Fixtures of the API tests: a client, jobs, and a snapshot to prove a refusal changed nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from django_scheduler_api import services
+from django_scheduler_api.models import Execution, Job
+
+BASE = "/scheduler"
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """A DRF test client; its requests come from 127.0.0.1 and send JSON."""
+    return APIClient()
+
+
+@pytest.fixture
+def make_job(db) -> Callable[..., Job]:
+    """Create a job through the service layer, as the API does."""
+
+    def make(job_id: str = "reports.daily", **fields: Any) -> Job:
+        fields.setdefault("handler", "tests.echo")
+        job, _ = services.save_job(job_id, fields)
+        return job
+
+    return make
+
+
+def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every job and execution row, to compare before and after a refused request."""
+    jobs = list(Job.objects.order_by("id").values())
+    executions = list(Execution.objects.order_by("id").values())
+    return jobs, executions
+
+
+@pytest.fixture
+def unchanged(db) -> Callable[[], None]:
+    """Call ``unchanged.check()`` after a request: the database must be as it was before."""
+
+    class Guard:
+        def __init__(self) -> None:
+            self.before = snapshot()
+
+        def check(self) -> None:
+            assert snapshot() == self.before
+
+    return Guard
