@@ -40,7 +40,7 @@ class CronExpression:
     @classmethod
     def validate(cls, text: str) -> None:
         """Raise :class:`CronError` when ``text`` is not a valid Quartz expression."""
-        parse(text)
+        _compile(text)
 
     @property
     def expression(self) -> str:
