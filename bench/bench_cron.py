@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from croniter import croniter
 
 from django_scheduler_api.cron import CronExpression
-from django_scheduler_api.cron.expression import _compile
+from django_scheduler_api.cron.expression import _compile_text
 
 # (name, Quartz expression, croniter expression)
 SCHEDULES = [
@@ -88,7 +88,7 @@ def engine_one_shot(quartz: str, zone: ZoneInfo, instants: list[datetime]) -> No
 def engine_cold(quartz: str, zone: ZoneInfo, instants: list[datetime]) -> None:
     """One-shot with the engine's parse cache emptied every time: parsing counts in full."""
     for instant in instants:
-        _compile.cache_clear()
+        _compile_text.cache_clear()
         CronExpression(quartz).next_fire_time(instant, zone)
 
 

@@ -6,13 +6,21 @@ from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from functools import lru_cache, partial
 
+from .errors import CronError
 from .fields import MIN_YEAR, ParsedExpression, parse
 from .search import Search
 from .zones import Wall, is_fixed, is_plain_day, lenient, resolve_zone, start_wall, to_aware
 
 
-@lru_cache(maxsize=1024)
 def _compile(text: str) -> tuple[ParsedExpression, Search]:
+    """Parse (or reuse) ``text``; anything but a string is refused like bad text."""
+    if not isinstance(text, str):
+        raise CronError(f"a cron expression must be text, not {type(text).__name__}")
+    return _compile_text(text)
+
+
+@lru_cache(maxsize=1024)
+def _compile_text(text: str) -> tuple[ParsedExpression, Search]:
     """Parse and build the search tables once per distinct text.
 
     Schedulers and APIs rebuild expressions from stored text all the time; both

@@ -148,6 +148,8 @@ def test_error_survives_pickling() -> None:
 def test_non_text_is_refused() -> None:
     with pytest.raises(CronError):
         CronExpression(None)  # type: ignore[arg-type]
+    with pytest.raises(CronError):
+        CronExpression.validate(["0", "0", "0", "*", "*", "?"])  # type: ignore[arg-type]
 
 
 def test_zone_may_be_a_name_or_a_tzinfo() -> None:
