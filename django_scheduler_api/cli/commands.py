@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -25,12 +26,13 @@ from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import parse_paging
 from django_scheduler_api.cli import tables
 from django_scheduler_api.cli.api import api_request, error_message, validated
-from django_scheduler_api.cli.schedule import preview_fire_times, upcoming_fire_times
+from django_scheduler_api.cli.schedule import upcoming_fire_times
 from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.cron import describe
 from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.planning import parse_cron
 
 RECENT_EXECUTIONS = 5
-TRIGGER_BODY_MESSAGE = "The body must be a JSON object."
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,7 @@ def status(options: dict[str, Any], request: Request) -> Output:
     next_fire = Job.objects.filter(state=Job.State.PLANNED).aggregate(t=Min("next_fire_time"))["t"]
 
     def count(number: int, **query: str) -> dict[str, Any]:
-        url = absolute_url(request, "job-list", {**query, "skip": 0, "take": scheduler_settings.DEFAULT_TAKE})
-        return {"count": number, "url": url}
+        return {"count": number, "url": api.jobs_link(request, query)}
 
     data = api.StatusSerializer(
         {
@@ -166,8 +167,9 @@ def preview(options: dict[str, Any], request: Request) -> Output:
     values = validated(api.PreviewQuerySerializer, query, request=request)
     zone = values.get("timezone") or scheduler_settings.DEFAULT_TIMEZONE
     expression = values["cron_expression"]
-    fires = preview_fire_times(expression, zone, values.get("after") or timezone.now(), values["count"])
-    description = api.JobSerializer().get_cron_description(Job(cron_expression=expression))
+    after = values.get("after") or timezone.now()
+    fires = list(islice(parse_cron(expression).fire_times(after, zone), values["count"]))
+    description = describe(expression)
     data = api.PreviewSerializer(
         {"cron_expression": expression, "description": description, "timezone": zone, "fire_times": fires}
     ).data
@@ -181,9 +183,10 @@ def _ids(options: dict[str, Any]) -> list[str]:
 
 
 def _get_job(job_id: str) -> Job:
+    """The job, or the API's 404 message for it."""
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
-        raise services.UnknownJobs([job_id])
+        raise CommandError(f"No job with id {job_id!r}.")
     return job
 
 
@@ -196,7 +199,7 @@ def _trigger_body(raw: str | None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise CommandError(f"JSON parse error - {exc}") from None
     if not isinstance(body, dict):
-        raise CommandError(TRIGGER_BODY_MESSAGE)
+        raise CommandError(f"The body must be a JSON object, not {type(body).__name__}.")
     return body
 
 

@@ -135,7 +135,7 @@ def test_show_json_is_the_job_serializer(jobs):
 
 
 def test_show_unknown_job(db):
-    assert refused("show", "nope") == "Unknown job ids: nope"
+    assert refused("show", "nope") == "No job with id 'nope'."
 
 
 # -- pause / resume / trigger / delete ----------------------------------------------------------
@@ -185,7 +185,7 @@ def test_trigger_without_ids_fires_planned_jobs(jobs):
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [("[1, 2]", "The body must be a JSON object."), ("{nope", "JSON parse error - ")],
+    [("[1, 2]", "The body must be a JSON object, not list."), ("{nope", "JSON parse error - ")],
 )
 def test_trigger_refuses_data_that_is_not_an_object(jobs, data, message):
     assert refused("trigger", "reports.daily", "--data", data).startswith(message)
@@ -251,7 +251,7 @@ def test_errors_exit_non_zero_with_the_message_on_stderr(jobs):
     env = child_env()
     result = subprocess.run([*command, "show", "nope"], env=env, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1
-    assert "CommandError: Unknown job ids: nope" in result.stderr
+    assert "CommandError: No job with id 'nope'." in result.stderr
     result = subprocess.run(
         [*command, "preview", "* * * * * *"], env=env, cwd=ROOT, capture_output=True, text=True
     )
@@ -266,3 +266,69 @@ def test_errors_exit_non_zero_with_the_message_on_stderr(jobs):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["cron_expression"] == "0 0 12 * * ?"
+
+
+def call_api(client, method: str, path: str):
+    """A request to the REST API as a script sends it (JSON, empty body)."""
+    return getattr(client, method)(path, content_type="application/json")
+
+
+# -- the same JSON as the REST API --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (("status",), "/scheduler/"),
+        (("list",), "/scheduler/jobs"),
+        (("list", "--state", "paused", "--take", "1"), "/scheduler/jobs?state=paused&take=1"),
+        (("show", "reports.daily"), "/scheduler/jobs/reports.daily"),
+        (
+            ("preview", "0 15 10 L-2 * ?", "--timezone", "Asia/Tokyo", "--after", "2026-01-01T00:00:00Z"),
+            "/scheduler/preview?cron_expression=0+15+10+L-2+*+%3F&timezone=Asia/Tokyo"
+            "&after=2026-01-01T00:00:00Z",
+        ),
+    ],
+)
+def test_json_equals_the_rest_api(client, jobs, args, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert scheduler_json(*args) == response.json()
+
+
+@pytest.mark.parametrize(
+    ("args", "method", "path"),
+    [
+        (("pause", "reports.daily"), "post", "/scheduler/pause?ids=reports.daily"),
+        (("resume", "cleanup"), "post", "/scheduler/resume?ids=cleanup"),
+        (("delete", "cleanup"), "delete", "/scheduler/jobs/cleanup"),
+    ],
+)
+def test_changes_answer_like_the_rest_api(client, jobs, args, method, path):
+    from django.db import transaction
+
+    with transaction.atomic():
+        from_cli = scheduler_json(*args)
+        transaction.set_rollback(True)
+    response = call_api(client, method, path)
+    assert response.status_code == 200
+    assert from_cli == response.json()
+
+
+@pytest.mark.parametrize(
+    ("args", "method", "path"),
+    [
+        (("show", "nope"), "get", "/scheduler/jobs/nope"),
+        (("delete", "nope"), "delete", "/scheduler/jobs/nope"),
+        (("pause", "nope,reports.daily"), "post", "/scheduler/pause?ids=nope,reports.daily"),
+        (("trigger", "ghost"), "post", "/scheduler/trigger?ids=ghost"),
+        (("list", "--take", "1000"), "get", "/scheduler/jobs?take=1000"),
+        (("preview", "0 0 0 ? * ?"), "get", "/scheduler/preview?cron_expression=0+0+0+%3F+*+%3F"),
+    ],
+)
+def test_errors_carry_the_rest_api_message(client, jobs, args, method, path):
+    from django_scheduler_api.cli.api import error_message
+
+    answer = call_api(client, method, path).json()
+    expected = answer["detail"] if "detail" in answer else error_message(answer)
+    assert refused(*args) == expected
