@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
-from tests.support import start_qcluster
+from tests.support import IN_CI, start_qcluster
+
+# CI runs must be repeatable: the same examples every run. Locally, new examples each run.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture
