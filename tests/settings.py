@@ -11,6 +11,7 @@ Environment variables choose the services, so one suite runs everywhere:
 - ``SCHEDULER_TEST_SQLITE``: the SQLite test database file (default ``.test-db.sqlite3``).
 - ``SCHEDULER_TEST_MISFIRE_THRESHOLD``: the misfire threshold in seconds (default 60), lowered by the
   engine's misfire tests for the scheduler processes they start.
+- ``SCHEDULER_TEST_Q_WORKERS``: django-q2 workers of a test ``qcluster`` (default 2).
 - ``SCHEDULER_TEST_Q_SYNC``: ``1`` (default) runs django-q2 tasks in-process; the fixtures that start
   a real ``qcluster`` set ``0``.
 """
@@ -103,7 +104,7 @@ else:
 
 Q_CLUSTER = {
     "name": "scheduler-tests",
-    "workers": 2,
+    "workers": int(os.environ.get("SCHEDULER_TEST_Q_WORKERS", "2")),
     "timeout": 60,
     "retry": 120,
     "max_attempts": 1,

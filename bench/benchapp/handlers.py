@@ -1,0 +1,27 @@
+"""Handlers of the benchmarks: they note the instant they start, which is what fire lag ends at."""
+
+import time
+
+from django_scheduler_api import handler
+
+
+@handler("bench.noop")
+def noop(ctx):
+    """Return the wall-clock second this handler started, and the fire it belongs to."""
+    return {"started": time.time(), "scheduled": ctx.scheduled_fire_time.timestamp()}
+
+
+def q2_task(intended: str | None = None) -> dict:
+    """The same for a django-q2 Schedule, which passes its intended run time as ``intended``."""
+    return {"started": time.time(), "intended": intended}
+
+
+def q2_hook(task) -> None:
+    """django-q2 hook: push '<started> <intended>' to Redis, since successful results are not saved."""
+    import os
+
+    import redis
+
+    result = task.result or {}
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    redis.Redis.from_url(url).rpush("bench:q2", f"{result.get('started')} {result.get('intended')}")

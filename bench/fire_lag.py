@@ -1,0 +1,134 @@
+"""Fire lag: scheduled fire time -> handler start, for 100 jobs firing every second.
+
+Three schedulers on the same machine, each with its own natural setup:
+
+- this project: one ``run_scheduler`` + one ``qcluster`` on PostgreSQL + Redis;
+- django-q2's own ``Schedule`` (CRON ``* * * * *``, the finest it can express: minutes, Unix cron),
+  fired by the same ``qcluster``'s built-in scheduler, which looks at schedules every 30 seconds;
+- APScheduler 3 ``BackgroundScheduler`` with a per-second ``CronTrigger``, in-process, memory job store.
+
+Usage: ``.venv/bin/python bench/fire_lag.py [--jobs 100] [--seconds 20] [--q2-minutes 2] [--workers 4]``
+(about 3 minutes with the defaults; ``--q2-minutes 0`` leaves django-q2 out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from datetime import datetime
+
+from common import machine, percentile
+
+from tests.engine.sites import EXECUTIONS, postgres_redis_site
+from tests.support import wait_for
+
+PG_NAME, REDIS_DB = "sched_bench_lag", 12
+
+
+def ours(jobs: int, seconds: int, workers: int) -> dict[str, list[float]]:
+    """Lags of this project, with where the time goes: record, send, start."""
+    with postgres_redis_site(PG_NAME, REDIS_DB, SCHEDULER_TEST_Q_WORKERS=str(workers)) as site:
+        site.qcluster()
+        site.scheduler("bench:lag")
+        site.seed("lag", jobs, seconds, handler="bench.noop")
+        wait_for(lambda: site.all_finished(jobs * seconds), timeout=seconds + 120, interval=0.5)
+        rows = site.sql(
+            f"SELECT {site.epoch('scheduled_fire_time')}, {site.epoch('fire_time')}, "
+            f"{site.epoch('enqueued_at')}, result FROM {EXECUTIONS}"
+        )
+    return {
+        "recorded": [fire - scheduled for scheduled, fire, _, _ in rows],
+        "sent": [sent - scheduled for scheduled, _, sent, _ in rows],
+        "handler": [result["started"] - scheduled for scheduled, _, _, result in rows],
+    }
+
+
+def django_q2(jobs: int, minutes: int, workers: int) -> list[float]:
+    """Lags of django-q2's Schedule: every-minute cron schedules run for ``minutes`` minutes."""
+    import redis
+
+    with postgres_redis_site(PG_NAME, REDIS_DB, SCHEDULER_TEST_Q_WORKERS=str(workers)) as site:
+        site.django(
+            f"""
+            from django.utils import timezone
+            from django_q.models import Schedule
+            nxt = timezone.now().replace(second=0, microsecond=0) + timezone.timedelta(minutes=1)
+            Schedule.objects.bulk_create([
+                Schedule(name=f"q2.{{i}}", func="bench.benchapp.handlers.q2_task", schedule_type="C",
+                         cron="* * * * *", next_run=nxt, repeats=-1, intended_date_kwarg="intended",
+                         hook="bench.benchapp.handlers.q2_hook")
+                for i in range({jobs})
+            ])
+            """
+        )
+        started = time.time()
+        site.qcluster(BENCH_REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}")
+        first = (int(started) // 60 + 1) * 60
+        last = first + 60 * (minutes - 1)
+        wait_for(lambda: time.time() > last + 45, timeout=60 * minutes + 120, interval=1)
+        client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}")
+        lags = []
+        for raw in client.lrange("bench:q2", 0, -1):
+            start_s, intended = raw.decode().split(" ")
+            scheduled = datetime.fromisoformat(intended).timestamp()
+            if scheduled <= last:
+                lags.append(float(start_s) - scheduled)
+    return lags
+
+
+def apscheduler(jobs: int, seconds: int) -> list[float]:
+    """Lags of APScheduler: the scheduled second is the whole second before the start (lag < 1 s)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    lags: list[float] = []
+    lock = threading.Lock()
+
+    def job() -> None:
+        now = time.time()
+        with lock:
+            lags.append(now - int(now))
+
+    scheduler = BackgroundScheduler(job_defaults={"misfire_grace_time": 60, "coalesce": False})
+    start = int(time.time()) + 2
+    trigger_args = {"second": "*", "start_date": datetime.fromtimestamp(start),
+                    "end_date": datetime.fromtimestamp(start + seconds - 1)}  # fmt: skip
+    for i in range(jobs):
+        scheduler.add_job(job, CronTrigger(**trigger_args), id=f"ap.{i}")
+    scheduler.start()
+    wait_for(lambda: len(lags) >= jobs * seconds, timeout=seconds + 60, interval=0.2)
+    scheduler.shutdown()
+    return lags
+
+
+def row(name: str, lags: list[float], base: float | None) -> str:
+    p50, p99 = percentile(lags, 50) * 1000, percentile(lags, 99) * 1000
+    ratio = f"{p50 / base:.1f}x" if base else "1.0x"
+    return f"| {name} | {len(lags)} | {p50:.1f} | {p99:.1f} | {max(lags) * 1000:.1f} | {ratio} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--q2-minutes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    print(machine())
+    mine = ours(args.jobs, args.seconds, args.workers)
+    ap = apscheduler(args.jobs, args.seconds)
+    q2 = django_q2(args.jobs, args.q2_minutes, args.workers) if args.q2_minutes else []
+    base = percentile(mine["handler"], 50) * 1000
+    print("| scheduler | fires | p50 ms | p99 ms | max ms | p50 vs ours |")
+    print("|---|---|---|---|---|---|")
+    print(row("django-scheduler-api: handler start", mine["handler"], None))
+    print(row("  of which: execution recorded", mine["recorded"], base))
+    print(row("  of which: sent to Redis", mine["sent"], base))
+    if q2:
+        print(row("django-q2 Schedule (cron, 30 s tick)", q2, base))
+    print(row("APScheduler 3 BackgroundScheduler (in-process)", ap, base))
+
+
+if __name__ == "__main__":
+    main()
