@@ -11,9 +11,7 @@ from rest_framework.request import Request
 APP_NAME = "django_scheduler_api"
 
 
-def absolute_url(
-    request: Request, name: str, query: dict[str, Any] | None = None, /, **kwargs: Any
-) -> str:
+def absolute_url(request: Request, name: str, query: dict[str, Any] | None = None, /, **kwargs: Any) -> str:
     """``http://host/prefix/<path of name>?query`` for the URL ``name`` of this app.
 
     ``current_app`` picks the instance namespace the request came through, so an app included twice

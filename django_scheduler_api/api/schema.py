@@ -96,7 +96,12 @@ class SchedulerAutoSchema(AutoSchema):
         return getattr(getattr(self.view, name, None), "api_schema", {})
 
     def get_override_parameters(self) -> list[Any]:
-        return [*super().get_override_parameters(), *self._documented().get("parameters", [])]
+        """The documented parameters, plus the view's ``id_parameter`` on paths with an ``{id}``."""
+        parameters = [*super().get_override_parameters(), *self._documented().get("parameters", [])]
+        id_parameter = getattr(self.view, "id_parameter", None)
+        if id_parameter is not None and "{id}" in self.path:
+            parameters.append(id_parameter)
+        return parameters
 
     def get_request_serializer(self) -> Any:
         info = self._documented()

@@ -55,7 +55,7 @@ from django_scheduler_api.api.serializers import (
 )
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
-from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job
 from django_scheduler_api.planning import parse_cron
 from django_scheduler_api.registry import registry
 
@@ -65,6 +65,12 @@ PAGING_HEADERS = [
     ),
     OpenApiParameter("Link", str, OpenApiParameter.HEADER, response=[200], description='rel="next"/"prev"'),
 ]
+JOB_ID = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="The job's id", pattern=JOB_ID_PATTERN
+)
+EXECUTION_ID = OpenApiParameter(
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The execution's id"
+)
 IDS = OpenApiParameter(
     "ids",
     str,
@@ -138,6 +144,7 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
     serializer_class = JobSerializer
     pagination_class = SkipTakePagination
     lookup_url_kwarg = "id"
+    id_parameter = JOB_ID
 
     def get_object(self) -> Job:
         job = Job.objects.filter(pk=self.kwargs["id"]).first()
@@ -209,6 +216,7 @@ class ExecutionViewSet(SchedulerAPIView, viewsets.ReadOnlyModelViewSet):
     serializer_class = ExecutionSerializer
     pagination_class = SkipTakePagination
     lookup_url_kwarg = "id"
+    id_parameter = EXECUTION_ID
 
     def get_serializer_class(self) -> type[ExecutionSerializer]:
         return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
