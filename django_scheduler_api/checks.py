@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 from django_scheduler_api.conf import SETTING_NAME, scheduler_settings
 
@@ -66,4 +67,25 @@ def check_declared_jobs(app_configs: Any = None, **kwargs: Any) -> list[Warning]
                     id="django_scheduler_api.W004",
                 )
             )
+    return problems
+
+
+@register(Tags.security)
+def check_networks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """ALLOWED_NETWORKS and TRUSTED_PROXIES must be IP networks, or the guard would fail on each request."""
+    problems = []
+    for key in ("ALLOWED_NETWORKS", "TRUSTED_PROXIES"):
+        value = getattr(scheduler_settings, key)
+        entries = value if isinstance(value, list | tuple) else [value]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except (TypeError, ValueError):
+                problems.append(
+                    Error(
+                        f"{SETTING_NAME}[{key!r}] holds {entry!r}, which is not an IP network.",
+                        hint="Use addresses or CIDR networks such as '127.0.0.0/8' or '::1'.",
+                        id="django_scheduler_api.E001",
+                    )
+                )
     return problems
