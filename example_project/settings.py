@@ -25,8 +25,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
     "django_q",
     "django_scheduler_api",
     "example_project.example",
@@ -61,7 +59,7 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        "NAME": os.environ.get("EXAMPLE_DB", str(BASE_DIR / "db.sqlite3")),
         # The web server, the scheduler and the workers write to one file: wait for locks, and
         # take the write lock when a transaction starts so two writers never deadlock.
         "OPTIONS": {
@@ -91,8 +89,6 @@ Q_CLUSTER = {
 SCHEDULER_API = {
     "DEFAULT_TIMEZONE": "UTC",
 }
-
-REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 LOGGING = {
     "version": 1,

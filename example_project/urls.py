@@ -1,7 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
+
+from django_scheduler_api.urls import mount
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("scheduler/", include("django_scheduler_api.urls")),
+    # Every path of the API, /scheduler itself included, with and without a trailing slash.
+    mount("scheduler/"),
 ]

@@ -36,8 +36,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
     "django_q",
     "django_scheduler_api",
     "tests.testapp",
