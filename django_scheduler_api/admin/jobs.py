@@ -24,6 +24,7 @@ from django_scheduler_api.admin.display import (
 )
 from django_scheduler_api.admin.forms import JobAdminForm
 from django_scheduler_api.cli.schedule import upcoming_fire_times
+from django_scheduler_api.cli.tables import when
 from django_scheduler_api.cron import CronError
 from django_scheduler_api.models import Execution, Job
 
@@ -62,7 +63,7 @@ class JobAdmin(admin.ModelAdmin):
         "state",
         "handler",
         "schedule",
-        "next_fire_time",
+        "next_fire",
         "last_execution",
     )
     list_filter = ("state", "group", "handler")
@@ -126,6 +127,11 @@ class JobAdmin(admin.ModelAdmin):
             job.cron_expression or "-",
             cron_description(job.cron_expression),
         )
+
+    @admin.display(description="Next fire (UTC)", ordering="next_fire_time")
+    def next_fire(self, job: Job) -> str:
+        """Compact and in UTC, like the API, so the column stays narrow and sortable by eye."""
+        return when(job.next_fire_time)
 
     @admin.display(description="Last execution")
     def last_execution(self, job: Job) -> SafeString | str:
@@ -222,7 +228,7 @@ class JobAdmin(admin.ModelAdmin):
         links = format_html_join(
             ", ",
             "{}",
-            ((admin_link("execution", e.pk, e.job_id),) for e in executions),
+            ((admin_link("execution", e.pk, f"{e.job_id} ({str(e.pk)[:8]})"),) for e in executions),
         )
         self.message_user(
             request,
