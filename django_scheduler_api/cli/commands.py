@@ -78,7 +78,7 @@ def status(options: dict[str, Any], request: Request) -> Output:
         [
             ("Scheduler", f"started ({len(nodes)} node(s))" if nodes else "not started"),
             ("Jobs", f"{sum(counts.values())} ({counts['planned']} planned, {counts['paused']} paused)"),
-            ("Next fire", tables.when(next_fire)),
+            ("Next fire", f"{tables.when(next_fire)} UTC" if next_fire else "-"),
         ]
     )
     node_rows = [(n.name, n.started_at, n.last_seen) for n in nodes]
