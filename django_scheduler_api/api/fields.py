@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any
 
 from django.db.models import TextChoices
@@ -56,3 +57,12 @@ class LinkField(serializers.Field):
     def to_representation(self, value: Any) -> str:
         kwargs = {key: str(getattr(value, attr)) for key, attr in self.url_kwargs.items()}
         return absolute_url(self.context["request"], self.view_name, **kwargs)
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Instants in UTC both ways, whatever the project's ``TIME_ZONE``: answers end in ``Z`` and a
+    time sent without an offset is read as UTC (the seed's ``startTimeUtc``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)

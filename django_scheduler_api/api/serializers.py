@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_scheduler_api import validation
-from django_scheduler_api.api.fields import LenientChoiceField, LinkField
+from django_scheduler_api.api.fields import LenientChoiceField, LinkField, UTCDateTimeField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, describe
@@ -34,7 +35,16 @@ JOB_ID_MESSAGE = "Use 1-200 characters: letters, digits and . _ - :"
 job_id_field_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
 
 
-class JobSerializer(serializers.ModelSerializer):
+class UTCModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose model datetimes are UTC instants (see ``UTCDateTimeField``)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
+
+
+class JobSerializer(UTCModelSerializer):
     """A job. The id comes from the URL; an ``id`` in the body must repeat it."""
 
     id = serializers.CharField(required=False, max_length=200, validators=[job_id_field_validator])
@@ -47,8 +57,8 @@ class JobSerializer(serializers.ModelSerializer):
     cron_expression = serializers.CharField(required=False, allow_blank=True, max_length=500)
     cron_description = serializers.SerializerMethodField()
     timezone = serializers.CharField(required=False, max_length=64)
-    start_time = serializers.DateTimeField(required=False, allow_null=True)
-    end_time = serializers.DateTimeField(required=False, allow_null=True)
+    start_time = UTCDateTimeField(required=False, allow_null=True)
+    end_time = UTCDateTimeField(required=False, allow_null=True)
     misfire_policy = LenientChoiceField(Job.MisfirePolicy, required=False)
     overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
     data = serializers.JSONField(required=False)
@@ -143,7 +153,7 @@ class JobSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ExecutionSerializer(serializers.ModelSerializer):
+class ExecutionSerializer(UTCModelSerializer):
     """One fire of a job and its outcome."""
 
     url = LinkField("execution-detail", {"id": "id"})
@@ -201,7 +211,7 @@ class JobCountSerializer(serializers.Serializer):
     url = serializers.URLField()
 
 
-class NodeSerializer(serializers.ModelSerializer):
+class NodeSerializer(UTCModelSerializer):
     class Meta:
         model = SchedulerNode
         fields = ["name", "hostname", "pid", "started_at", "last_seen"]
@@ -215,7 +225,7 @@ class StatusSerializer(serializers.Serializer):
     all = JobCountSerializer()
     planned = JobCountSerializer()
     paused = JobCountSerializer()
-    next_fire_time = serializers.DateTimeField(allow_null=True)
+    next_fire_time = UTCDateTimeField(allow_null=True)
     nodes = NodeSerializer(many=True)
 
 
@@ -224,7 +234,7 @@ class PreviewQuerySerializer(serializers.Serializer):
 
     cron_expression = serializers.CharField(help_text="A Quartz cron expression, e.g. 0 15 10 ? * 2-6")
     timezone = serializers.CharField(required=False, help_text="IANA zone; default: the configured one")
-    after = serializers.DateTimeField(required=False, help_text="Fire times strictly after; default now")
+    after = UTCDateTimeField(required=False, help_text="Fire times strictly after; default now")
     count = serializers.IntegerField(required=False, min_value=1, default=10)
 
     def validate_cron_expression(self, value: str) -> str:
@@ -248,7 +258,7 @@ class PreviewSerializer(serializers.Serializer):
     cron_expression = serializers.CharField()
     description = serializers.CharField()
     timezone = serializers.CharField()
-    fire_times = serializers.ListField(child=serializers.DateTimeField())
+    fire_times = serializers.ListField(child=UTCDateTimeField())
 
 
 class DeletedSerializer(serializers.Serializer):

@@ -298,3 +298,13 @@ def test_a_json_body_with_charset_is_accepted(api, db):
     content = json.dumps({"handler": "tests.echo"})
     response = api.post(f"{BASE}/jobs/j", content, content_type="application/json; charset=utf-8")
     assert response.status_code == 200
+
+
+def test_times_are_utc_whatever_the_projects_time_zone(api, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    body = post_job(
+        api, handler="tests.echo", start_time="2031-06-01T08:00:00", cron_expression="0 0 12 * * ?"
+    ).json()
+    assert body["start_time"] == "2031-06-01T08:00:00Z"
+    assert body["next_fire_time"] == "2031-06-01T12:00:00Z"
+    assert body["created_at"].endswith("Z")
