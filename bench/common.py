@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,11 +16,45 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ.setdefault("SCHEDULER_TEST_DB", "postgres")
+# The benchmark process itself works on a PostgreSQL database and Redis database of its own.
+BENCH_DB, BENCH_REDIS = "sched_bench", "redis://127.0.0.1:6379/12"
+os.environ.update(
+    SCHEDULER_TEST_DB="postgres",
+    SCHEDULER_TEST_BROKER="redis",
+    SCHEDULER_TEST_Q_SYNC="0",
+    SCHEDULER_TEST_DB_NAME=BENCH_DB,
+    REDIS_URL=BENCH_REDIS,
+)
 
 import django  # noqa: E402
 
 django.setup()
+
+
+def fresh_database() -> None:
+    """(Re)create and migrate the benchmark's own database, and empty its Redis database."""
+    import psycopg
+    import redis
+    from django.core.management import call_command
+    from django.db import connection
+
+    connection.close()
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    call_command("migrate", verbosity=0)
+    redis.Redis.from_url(BENCH_REDIS).flushdb()
+
+
+def drop_database() -> None:
+    import psycopg
+    import redis
+    from django.db import connection
+
+    connection.close()
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    redis.Redis.from_url(BENCH_REDIS).flushdb()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -31,13 +64,6 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
-
-
-def _first_line(*cmd: str) -> str:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        return "?"
 
 
 def machine() -> str:
@@ -52,9 +78,14 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    import psycopg
+    import redis
+
     memory = psutil.virtual_memory().total / 2**30
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres") as conn:
+        postgres = conn.execute("SHOW server_version").fetchone()[0]
+    redis_version = redis.Redis.from_url(BENCH_REDIS).info()["redis_version"]
     return (
         f"nproc {os.cpu_count()}, {model}, {memory:.1f} GiB RAM; Python {platform.python_version()}, "
-        f"{_first_line('psql', '--version')}, "
-        f"{_first_line('redis-server', '--version').split(' sha=')[0]}"
+        f"PostgreSQL {postgres}, Redis {redis_version}, Django {django.get_version()}"
     )

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
 from django_scheduler_api import planning
@@ -129,9 +129,19 @@ def _execution(job: Job, fire: planning.Fire, now: datetime, node: str) -> Execu
 
 
 def _insert(executions: list[Execution]) -> list[Execution]:
-    """Insert, letting the unique constraint drop fires already recorded; return those inserted."""
+    """Insert, letting the unique constraint drop fires already recorded; return those inserted.
+
+    The common case (no collision) is one plain bulk insert in a savepoint. Only when the constraint
+    refuses it is the batch inserted again skipping collisions, and the survivors read back.
+    """
     if not executions:
         return []
+    try:
+        with transaction.atomic():
+            Execution.objects.bulk_create(executions, batch_size=500)
+        return executions
+    except IntegrityError:
+        pass
     Execution.objects.bulk_create(executions, ignore_conflicts=True, batch_size=500)
     ids = [e.pk for e in executions]
     stored = set(Execution.objects.filter(pk__in=ids).values_list("pk", flat=True))
@@ -190,19 +200,26 @@ def prune(now: datetime, *, retention: timedelta, limit: int) -> int:
 def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -> None:
     """Close the outbox entries of executions handed to django-q2, recording each one's task id.
 
-    One statement executed for many rows (psycopg pipelines it): Django's CASE-based ``bulk_update``
-    costs more than the sending itself at thousands of rows.
+    Django's CASE-based ``bulk_update`` costs more than the sending itself at thousands of rows, so
+    PostgreSQL gets one ``UPDATE ... FROM unnest(ids, task ids)`` and other databases one statement
+    executed for many rows.
     """
     if not executions:
         return
+    task_ids = [task_id[:64] for task_id in task_ids]
     table = connection.ops.quote_name(Execution._meta.db_table)
     pk = Execution._meta.pk
     when = Execution._meta.get_field("enqueued_at").get_db_prep_value(now, connection)
-    rows = [
-        (when, task_id[:64], pk.get_db_prep_value(execution.pk, connection))
-        for execution, task_id in zip(executions, task_ids, strict=True)
-    ]
+    ids = [pk.get_db_prep_value(execution.pk, connection) for execution in executions]
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET enqueued_at = %s, task_id = %s WHERE id = %s", rows)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS e SET enqueued_at = %s, task_id = v.task_id "
+                "FROM unnest(%s::uuid[], %s::varchar[]) AS v(id, task_id) WHERE e.id = v.id",
+                [when, ids, task_ids],
+            )
+        else:
+            sql = f"UPDATE {table} SET enqueued_at = %s, task_id = %s WHERE id = %s"
+            cursor.executemany(sql, [(when, t, i) for t, i in zip(task_ids, ids, strict=True)])
     for execution, task_id in zip(executions, task_ids, strict=True):
-        execution.enqueued_at, execution.task_id = now, task_id[:64]
+        execution.enqueued_at, execution.task_id = now, task_id
