@@ -265,3 +265,13 @@ def test_an_unregistered_current_handler_is_shown_and_refused_with_the_registry_
     assert '<option value="gone.away" selected>gone.away (not registered)</option>' in html
     response = admin_client.post(change_url("orphan"), form_data(id="orphan", handler="gone.away"))
     assert "Unknown handler &#x27;gone.away&#x27;" in response.content.decode()
+
+
+def test_an_action_on_a_job_deleted_meanwhile_changes_nothing(admin_client, jobs, monkeypatch):
+    """Between ticking and submitting, another user deleted a job: all or nothing, as in the API."""
+    from django_scheduler_api.admin import jobs as job_admin
+
+    monkeypatch.setattr(job_admin, "_ids", lambda queryset: ["reports.daily", "gone"])
+    response = run_action(admin_client, "pause_selected", ["reports.daily"])
+    assert "Unknown job ids: gone" in response.content.decode()
+    assert Job.objects.get(pk="reports.daily").state == Job.State.PLANNED
