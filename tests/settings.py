@@ -8,7 +8,7 @@ Environment variables choose the services, so one suite runs everywhere:
   (``REDIS_URL``, default ``redis://127.0.0.1:6379/15``).
 - ``SCHEDULER_TEST_DB_NAME``: set by the fixtures for the processes they start (qcluster,
   run_scheduler), so those processes use the test database the suite created.
-- ``SCHEDULER_TEST_SQLITE``: the SQLite test database file (default ``.test-db.sqlite3``).
+- ``SCHEDULER_TEST_SQLITE``: the SQLite test database file (default: one per suite process in /tmp).
 - ``SCHEDULER_TEST_MISFIRE_THRESHOLD``: the misfire threshold in seconds (default 60), lowered by the
   engine's misfire tests for the scheduler processes they start.
 - ``SCHEDULER_TEST_Q_WORKERS``: django-q2 workers of a test ``qcluster`` (default 2).
@@ -17,6 +17,7 @@ Environment variables choose the services, so one suite runs everywhere:
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,13 +81,17 @@ if _db == "postgres":
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
-            "TEST": {"NAME": "test_scheduler_" + os.environ.get("PYTEST_XDIST_WORKER", "main")},
+            # One test database per suite process: suites running side by side never share one.
+            "TEST": {"NAME": f"test_scheduler_{os.getpid()}"},
         }
     }
 else:
     # A file, not :memory:, so the qcluster and scheduler processes the tests start share it.
     # SCHEDULER_TEST_SQLITE moves it, so that two suites can run side by side in one checkout.
-    _test_file = os.environ.get("SCHEDULER_TEST_SQLITE", str(BASE_DIR / ".test-db.sqlite3"))
+    _test_file = os.environ.get(
+        "SCHEDULER_TEST_SQLITE",
+        os.path.join(tempfile.gettempdir(), f"scheduler-tests-{os.getpid()}.sqlite3"),
+    )
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
