@@ -210,12 +210,14 @@ class JobAdmin(admin.ModelAdmin):
     def pause_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         paused = _run_bulk(request, self, services.pause_jobs, _ids(queryset))
         if paused is not None:
+            self._log_action(request, paused, "Paused.")
             self.message_user(request, f"Paused {len(paused)} job(s): {', '.join(paused)}.", messages.SUCCESS)
 
     @admin.action(description="Resume selected jobs", permissions=["change"])
     def resume_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         resumed = _run_bulk(request, self, services.resume_jobs, _ids(queryset))
         if resumed is not None:
+            self._log_action(request, resumed, "Resumed.")
             self.message_user(
                 request, f"Resumed {len(resumed)} job(s): {', '.join(resumed)}.", messages.SUCCESS
             )
@@ -225,6 +227,7 @@ class JobAdmin(admin.ModelAdmin):
         executions = _run_bulk(request, self, services.trigger_jobs, _ids(queryset))
         if executions is None:
             return
+        self._log_action(request, [e.job_id for e in executions], "Triggered now.")
         links = format_html_join(
             ", ",
             "{}",
@@ -235,6 +238,11 @@ class JobAdmin(admin.ModelAdmin):
             format_html("Triggered {} job(s); executions: {}.", len(executions), links),
             messages.SUCCESS,
         )
+
+    def _log_action(self, request: HttpRequest, ids: list[str], message: str) -> None:
+        """Record the action in each job's admin history, as the admin records edits: who paused what."""
+        for job in Job.objects.filter(pk__in=ids):
+            self.log_change(request, job, message)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)

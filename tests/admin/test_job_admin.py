@@ -93,6 +93,19 @@ def test_pause_action_pauses_and_keeps_next_fire_time(admin_client, jobs):
     assert Job.objects.get(pk="reports.weekly").state == Job.State.PAUSED
 
 
+def test_actions_are_recorded_in_the_job_history(admin_client, jobs):
+    from django.contrib.admin.models import LogEntry
+
+    run_action(admin_client, "pause_selected", ["reports.daily"])
+    run_action(admin_client, "trigger_selected", ["reports.daily"])
+    messages = list(
+        LogEntry.objects.filter(object_id="reports.daily").values_list("change_message", flat=True)
+    )
+    assert sorted(messages) == ["Paused.", "Triggered now."]
+    history = admin_client.get(reverse("admin:django_scheduler_api_job_history", args=["reports.daily"]))
+    assert "Triggered now." in history.content.decode()
+
+
 def test_resume_action_plans_the_job_again(admin_client, jobs):
     response = run_action(admin_client, "resume_selected", ["cleanup"])
     assert "Resumed 1 job(s): cleanup." in response.content.decode()
