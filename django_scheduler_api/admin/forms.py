@@ -72,7 +72,9 @@ class JobAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in ("group", "name"):
             if name in self.fields:
+                # Empty, not the model's "default": an empty group is derived from the id on save.
                 self.fields[name].required = False
+                self.fields[name].initial = ""
         if "handler" in self.fields:
             self.fields["handler"].widget.choices = handler_choices(self.instance.handler or None)
         if "timezone" in self.fields and self.instance._state.adding:

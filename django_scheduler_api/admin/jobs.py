@@ -149,11 +149,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Description of the cron expression")
     def cron_description(self, job: Job) -> str:
-        return cron_description(job.cron_expression)
+        return "-" if job._state.adding else cron_description(job.cron_expression)
 
     @admin.display(description="Next five fire times")
     def upcoming_fires(self, job: Job) -> SafeString | str:
-        if job.pk is None:
+        if job._state.adding:  # an unsaved form's values may be the invalid ones
             return "Shown once the job is saved."
         try:
             fires = upcoming_fire_times(job, 5)
@@ -175,7 +175,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Recent executions")
     def recent_executions(self, job: Job) -> SafeString | str:
-        if job.pk is None:
+        if job._state.adding:
             return "-"
         executions = list(
             Execution.objects.filter(job_id=job.pk)

@@ -161,6 +161,14 @@ def test_add_form_offers_registered_handlers_and_the_default_zone(admin_client, 
     html = admin_client.get(ADD).content.decode()
     assert '<option value="tests.echo">tests.echo — Return the data' in html
     assert 'name="timezone" value="UTC"' in html
+    # Group and name start empty (derived from the id on save), not as the model's "default".
+    assert 'name="group" value=' not in html and 'name="name" value=' not in html
+
+
+def test_a_refused_add_form_shows_no_schedule_computed_from_invalid_values(admin_client, db):
+    html = admin_client.post(ADD, form_data(cron_expression="0 0 25 * * ?")).content.decode()
+    assert "Shown once the job is saved." in html
+    assert "Once (no cron expression)" not in html
 
 
 def test_add_creates_job_with_defaults_from_id_and_next_fire_time(admin_client, db):

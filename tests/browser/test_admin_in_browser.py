@@ -49,6 +49,7 @@ def test_create_pause_and_trigger_a_job_from_the_admin(page, admin_user, qcluste
     create_job(page)
     row = page.locator("#result_list tbody tr", has_text=JOB_ID)
     assert "At 12:00 PM, Monday through Friday" in row.inner_text()
+    assert row.locator("td.field-group").inner_text() == "browser"  # derived from the id
     screenshot(page, "2-changelist")
 
     page.click(f"#result_list a:text-is('{JOB_ID}')")
