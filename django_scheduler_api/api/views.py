@@ -21,7 +21,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils import formatting
@@ -37,6 +37,7 @@ from django_scheduler_api.api.filters import (
 )
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import SkipTakePagination
+from django_scheduler_api.api.renderers import SchedulerBrowsableAPIRenderer
 from django_scheduler_api.api.schema import SchedulerAutoSchema, document
 from django_scheduler_api.api.serializers import (
     DeletedSerializer,
@@ -86,7 +87,7 @@ class SchedulerAPIView:
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []
-    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    renderer_classes = [JSONRenderer, SchedulerBrowsableAPIRenderer]
     parser_classes = [JSONParser]  # JSON only: a cross-site HTML form cannot send it
     versioning_class = None
     schema = SchedulerAutoSchema()
@@ -102,6 +103,7 @@ class SchedulerAPIView:
         text = "\n\n".join(
             f"**{method.upper()}**: {formatting.dedent(getattr(self, action).__doc__ or '')}"
             for method, action in actions.items()
+            if method not in ("head", "options")  # HEAD is GET without a body: saying so twice helps nobody
         )
         return formatting.markup_description(text) if html else text
 
@@ -154,6 +156,23 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "job_id": self.kwargs.get("id")}
+
+    def raw_data_example(self, method: str) -> dict[str, Any] | None:
+        """The browsable API's JSON form: the job's writable fields, or a job that can be posted."""
+        if "id" not in self.kwargs or method not in ("POST", "PATCH"):
+            return None
+        job = Job.objects.filter(pk=self.kwargs["id"]).first()
+        if job is None:
+            return {
+                "handler": next(iter(registry.names()), ""),
+                "cron_expression": "0 0 12 ? * MON-FRI",
+                "timezone": scheduler_settings.DEFAULT_TIMEZONE,
+                "description": "",
+                "data": {},
+            }
+        serializer = self.get_serializer(job)
+        writable = [name for name, field in serializer.fields.items() if not field.read_only]
+        return {name: serializer.data[name] for name in writable if name != "id"}
 
     @document(parameters=[JobFilterSerializer, *PAGING_HEADERS])
     def list(self, request: Request) -> Response:
