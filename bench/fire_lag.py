@@ -56,8 +56,7 @@ def django_q2(jobs: int, minutes: int, workers: int) -> list[float]:
             nxt = timezone.now().replace(second=0, microsecond=0) + timezone.timedelta(minutes=1)
             Schedule.objects.bulk_create([
                 Schedule(name=f"q2.{{i}}", func="bench.benchapp.handlers.q2_task", schedule_type="C",
-                         cron="* * * * *", next_run=nxt, repeats=-1, intended_date_kwarg="intended",
-                         hook="bench.benchapp.handlers.q2_hook")
+                         cron="* * * * *", next_run=nxt, repeats=-1, intended_date_kwarg="intended")
                 for i in range({jobs})
             ])
             """

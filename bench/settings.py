@@ -7,8 +7,6 @@ services; see tests/settings.py.
 from tests.settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.benchapp"]  # noqa: F405
-# Keep django-q2's own bookkeeping out of the measured path: successful task results are not stored.
-Q_CLUSTER = {**Q_CLUSTER, "save_limit": -1}  # noqa: F405
 # django-q2 workers call close_old_connections() before every task: without a connection lifetime
 # each task would open a new database connection. Production settings should do the same.
 DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405

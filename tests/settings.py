@@ -11,7 +11,8 @@ Environment variables choose the services, so one suite runs everywhere:
 - ``SCHEDULER_TEST_SQLITE``: the SQLite test database file (default: one per suite process in /tmp).
 - ``SCHEDULER_TEST_MISFIRE_THRESHOLD``: the misfire threshold in seconds (default 60), lowered by the
   engine's misfire tests for the scheduler processes they start.
-- ``SCHEDULER_TEST_Q_WORKERS``: django-q2 workers of a test ``qcluster`` (default 2).
+- ``SCHEDULER_TEST_Q_WORKERS``: django-q2 workers of a test ``qcluster`` (default 2);
+  ``SCHEDULER_TEST_Q_SAVE_LIMIT``: successful task results it keeps (default 250, -1 none).
 - ``SCHEDULER_TEST_Q_SYNC``: ``1`` (default) runs django-q2 tasks in-process; the fixtures that start
   a real ``qcluster`` set ``0``.
 """
@@ -108,6 +109,8 @@ else:
 Q_CLUSTER = {
     "name": "scheduler-tests",
     "workers": int(os.environ.get("SCHEDULER_TEST_Q_WORKERS", "2")),
+    # django-q2 keeps this many successful task results (-1: none; the engine's load tests use it).
+    "save_limit": int(os.environ.get("SCHEDULER_TEST_Q_SAVE_LIMIT", "250")),
     "timeout": 60,
     "retry": 120,
     "max_attempts": 1,

@@ -9,6 +9,7 @@ with plain SQL, so the suite's own database and transactions never get in the wa
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +25,26 @@ from tests.support import ROOT, ManagedProcess, child_env
 EXECUTIONS = "django_scheduler_api_execution"
 
 
+class Child(ManagedProcess):
+    """A managed process stopped the way an operator stops it: SIGTERM to the process itself.
+
+    A qcluster whose workers get the SIGTERM too (a signal to the whole group) can hang in its
+    shutdown; its own SIGTERM handler stops the workers in order. The group still gets SIGKILL if
+    the process does not exit in time.
+    """
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.returncode
+
+
 @dataclass
 class Site:
     """Where the child processes of one test module keep their state."""
@@ -31,7 +52,7 @@ class Site:
     env: dict[str, str]
     kind: str  # "postgres" | "sqlite"
     dsn: str  # database name or SQLite path
-    processes: list[ManagedProcess] = field(default_factory=list)
+    processes: list[Child] = field(default_factory=list)
 
     def django(self, code: str) -> Any:
         """Run ``code`` in ``manage.py shell`` on this site; it prints JSON, which is returned."""
@@ -103,23 +124,23 @@ class Site:
             )
         ]
 
-    def lags(self) -> list[float]:
-        """Seconds from scheduled fire time to handler start, of executions that started."""
+    def lags(self, prefix: str = "") -> list[float]:
+        """Seconds from scheduled fire time to the start of the task (jobs whose id starts with prefix)."""
         rows = self.sql(
             f"SELECT {self.epoch('started_at')} - {self.epoch('scheduled_fire_time')} FROM {EXECUTIONS} "
-            "WHERE started_at IS NOT NULL AND trigger = 'schedule'"
+            f"WHERE started_at IS NOT NULL AND trigger = 'schedule' AND job_id LIKE '{prefix}%'"
         )
         return sorted(row[0] for row in rows)
 
-    def start(self, *args: str, ready: str, **env: str) -> ManagedProcess:
-        process = ManagedProcess(*args, env={**self.env, **env}, ready=ready).start()
+    def start(self, *args: str, ready: str, **env: str) -> Child:
+        process = Child(*args, env={**self.env, **env}, ready=ready).start()
         self.processes.append(process)
         return process
 
-    def scheduler(self, name: str, **env: str) -> ManagedProcess:
+    def scheduler(self, name: str, **env: str) -> Child:
         return self.start("run_scheduler", "--node-name", name, ready=f"Scheduler {name} started", **env)
 
-    def qcluster(self, **env: str) -> ManagedProcess:
+    def qcluster(self, **env: str) -> Child:
         return self.start("qcluster", ready="running.", SCHEDULER_TEST_Q_LOG_LEVEL="INFO", **env)
 
     def stop_all(self) -> None:
@@ -181,6 +202,7 @@ def postgres_redis_site(name: str, redis_db: int, **env: str) -> Iterator[Site]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     env = child_env(
+        SCHEDULER_TEST_Q_SAVE_LIMIT="-1",
         SCHEDULER_TEST_DB="postgres",
         SCHEDULER_TEST_DB_NAME=name,
         SCHEDULER_TEST_BROKER="redis",
@@ -200,7 +222,9 @@ def postgres_redis_site(name: str, redis_db: int, **env: str) -> Iterator[Site]:
 @contextmanager
 def sqlite_site(path: Path, **env: str) -> Iterator[Site]:
     """A fresh SQLite file with django-q2's ORM broker: the embedded default (SPEC §6)."""
-    env = child_env(SCHEDULER_TEST_DB="sqlite", SCHEDULER_TEST_DB_NAME=str(path), **env)
+    env = child_env(
+        SCHEDULER_TEST_Q_SAVE_LIMIT="-1", SCHEDULER_TEST_DB="sqlite", SCHEDULER_TEST_DB_NAME=str(path), **env
+    )
     env["SCHEDULER_TEST_BROKER"] = "orm"
     site = _migrate(Site(env, "sqlite", str(path)))
     try:
