@@ -16,13 +16,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 # Web server, scheduler and django-q2 workers together on the example project's SQLite database.
 # Ctrl-C stops all three (the trap ends whatever is still running when the recipe's shell exits).
+# The pids are kept by hand: in dash, $$(jobs -p) runs in a subshell that has no jobs, and a
+# background command of a non-interactive shell ignores SIGINT, so runserver needs the SIGTERM.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	@echo "Scheduler API: http://$(HOST):$(PORT)/scheduler/  (Ctrl-C stops everything)"
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	$(PY) manage.py qcluster & \
-	$(PY) manage.py run_scheduler & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
+	@trap 'kill $$pids 2>/dev/null; wait' INT TERM EXIT; \
+	$(PY) manage.py qcluster & pids="$$!"; \
+	$(PY) manage.py run_scheduler & pids="$$pids $$!"; \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & pids="$$pids $$!"; \
 	wait
 
 # The whole suite on SQLite (tests needing PostgreSQL, Redis, Java or Chromium skip with a reason
