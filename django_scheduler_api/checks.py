@@ -89,3 +89,25 @@ def check_networks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                     )
                 )
     return problems
+
+
+@register()
+def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    return sqlite_transaction_warnings(settings.DATABASES.get("default", {}))
+
+
+def sqlite_transaction_warnings(database: dict[str, Any]) -> list[Warning]:
+    """The scheduler's claim reads then writes in one transaction; on SQLite that transaction must
+    take the write lock when it begins, or a concurrent writer makes it fail with "database is locked"."""
+    if not database.get("ENGINE", "").endswith("sqlite3"):
+        return []
+    if str(database.get("OPTIONS", {}).get("transaction_mode", "")).upper() == "IMMEDIATE":
+        return []
+    return [
+        Warning(
+            "SQLite without transaction_mode IMMEDIATE: the scheduler, the workers and the web server "
+            "can fail each other's transactions with 'database is locked'.",
+            hint="Add 'OPTIONS': {'transaction_mode': 'IMMEDIATE', 'timeout': 30} to DATABASES['default'].",
+            id="django_scheduler_api.W005",
+        )
+    ]
