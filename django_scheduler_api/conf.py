@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TIMEOUT": 30,
     "MAX_SLEEP": 1.0,
     "CLAIM_BATCH_SIZE": 500,
+    # Seconds before a fire instant that a scheduler claims and prepares it, to send it at the instant
+    # (0: claim at the instant). A job paused or deleted within this window before a fire still fires.
+    "LOOKAHEAD": 0.1,
     # An execution enqueued but never picked up is re-enqueued after this many seconds (the outbox).
     "ENQUEUE_GRACE": 10,
     # An execution running longer than this many seconds is taken for lost (its worker died), and so

@@ -43,32 +43,49 @@ def _broker() -> Any:
     return get_broker(scheduler_settings.Q_CLUSTER_NAME)
 
 
+class Batch:
+    """Executions packed for django-q2, to be handed over by ``flush``.
+
+    With the Redis broker the tasks are built (serialised, signed) when the batch is prepared and
+    only pushed, in one round trip, when it is flushed: a scheduler prepares a fire shortly before its
+    instant and flushes at the instant. Other brokers send at ``flush``.
+    """
+
+    def __init__(self, executions: list[Execution]) -> None:
+        self.executions = executions
+        self._pipeline: _PipelinedRedis | None = None
+        self._task_ids: list[str] = []
+        if executions:
+            from django_q.brokers.redis_broker import Redis
+
+            broker = _broker()
+            if isinstance(broker, Redis):
+                self._pipeline = _PipelinedRedis(broker)
+                self._task_ids = _send_each(executions, self._pipeline)
+
+    def flush(self) -> int:
+        """Hand the tasks to the broker and mark the executions sent; returns how many."""
+        if not self.executions:
+            return 0
+        if self._pipeline is not None:
+            self._pipeline.flush()
+            task_ids = self._task_ids
+        else:
+            from django_q.conf import Conf
+
+            with transaction.atomic(using=Conf.ORM or "default"):
+                task_ids = _send_each(self.executions, _broker())
+        store.mark_sent(self.executions, timezone.now(), task_ids)
+        return len(self.executions)
+
+
 def send(executions: list[Execution]) -> int:
     """Enqueue one django-q2 task per execution and mark them sent; returns how many were sent.
 
     Sending comes before marking: a crash in between leaves them in the outbox, and a second send is
     harmless because the task runs an execution only if it finds it still queued.
     """
-    if not executions:
-        return 0
-    from django_q.brokers.redis_broker import Redis
-    from django_q.conf import Conf
-
-    broker = _broker()
-    if isinstance(broker, Redis):
-        task_ids = _send_pipelined(executions, broker)
-    else:
-        with transaction.atomic(using=Conf.ORM or "default"):
-            task_ids = _send_each(executions, broker)
-    store.mark_sent(executions, timezone.now(), task_ids)
-    return len(executions)
-
-
-def _send_pipelined(executions: list[Execution], broker: Any) -> list[str]:
-    pipeline = _PipelinedRedis(broker)
-    task_ids = _send_each(executions, pipeline)
-    pipeline.flush()
-    return task_ids
+    return Batch(executions).flush()
 
 
 def _send_each(executions: list[Execution], broker: Any) -> list[str]:

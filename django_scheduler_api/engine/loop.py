@@ -5,7 +5,8 @@ One pass (``tick``):
 1. heartbeat, if ``HEARTBEAT_INTERVAL`` has passed; then the outbox (fires recorded but never sent);
    every ``MAINTENANCE_INTERVAL`` also lost executions, old executions and dead nodes;
 2. claim due jobs in batches of ``CLAIM_BATCH_SIZE`` until a batch comes back short; each batch is
-   recorded in one transaction and sent to django-q2 right after it commits.
+   recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
+   ``LOOKAHEAD`` seconds are claimed and prepared that much early and sent at their instant.
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
 longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time) nor past
@@ -75,12 +76,10 @@ class Scheduler:
         """Tick until stopped (or once). The caller calls ``start`` first."""
         try:
             while not self._stop.is_set():
-                if self._guarded(self.tick) is None:
-                    self._stop.wait(ERROR_BACKOFF)
-                    continue
+                failed = self._guarded(self.tick) is None
                 if once:
                     break
-                self._stop.wait(self._guarded(self.sleep_time) or 0)
+                self._stop.wait(ERROR_BACKOFF if failed else self._guarded(self.sleep_time) or 0)
         finally:
             self._guarded(self.heartbeat.stop)
 
@@ -111,19 +110,35 @@ class Scheduler:
         return stats
 
     def dispatch_due(self, stats: TickStats | None = None) -> TickStats:
-        """Claim and send due jobs, batch after batch, until none is left."""
+        """Claim and send due jobs, batch after batch, until none is left.
+
+        A fire due within ``LOOKAHEAD`` seconds is prepared now (claimed, recorded, its tasks built)
+        and handed to the broker at its instant, so the claim's cost is not added to its lag.
+        """
         stats = stats or TickStats()
         limit = scheduler_settings.CLAIM_BATCH_SIZE
         while not self._stop.is_set():
+            instant = self._fire_instant()
             claim = store.claim_due(
-                self.clock(), node=self.node, limit=limit, threshold=scheduler_settings.misfire_threshold
+                instant, node=self.node, limit=limit, threshold=scheduler_settings.misfire_threshold
             )
-            stats.sent += dispatch.send(claim.to_send)
+            batch = dispatch.Batch(claim.to_send)
+            self._stop.wait(max(0.0, (instant - self.clock()).total_seconds()))
+            stats.sent += batch.flush()
             stats.claimed += claim.jobs
             stats.skipped += claim.skipped
             if claim.jobs < limit:
                 break
         return stats
+
+    def _fire_instant(self) -> datetime:
+        """Now, or the next fire time if it comes within ``LOOKAHEAD`` seconds."""
+        now = self.clock()
+        lookahead = scheduler_settings.LOOKAHEAD
+        upcoming = store.next_due_time() if lookahead else None
+        if upcoming is not None and now < upcoming <= now + timedelta(seconds=lookahead):
+            return upcoming
+        return now
 
     def _housekeeping(self, stats: TickStats) -> None:
         monotonic = time.monotonic()
@@ -150,9 +165,11 @@ class Scheduler:
             logger.info("Scheduler %s: %d lost, %d pruned.", self.node, stats.lost, stats.pruned)
 
     def sleep_time(self) -> float:
-        """Seconds until the earliest next fire, at most ``MAX_SLEEP`` and the next heartbeat."""
+        """Seconds until the earliest next fire is within ``LOOKAHEAD``, at most ``MAX_SLEEP`` and
+        the next heartbeat."""
         longest = min(float(scheduler_settings.MAX_SLEEP), max(0.0, self._next_beat - time.monotonic()))
         due = store.next_due_time()
         if due is None:
             return longest
-        return max(0.0, min(longest, (due - self.clock()).total_seconds()))
+        until = (due - self.clock()).total_seconds() - scheduler_settings.LOOKAHEAD
+        return max(0.0, min(longest, until))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import OperationalError
@@ -54,28 +55,42 @@ def test_stop_ends_the_sleep_at_once(monkeypatch):
 def test_sleep_lasts_until_the_next_fire_but_at_most_max_sleep():
     scheduler = Scheduler("test:sleep")
     scheduler.tick()
-    with override_settings(SCHEDULER_API={"MAX_SLEEP": 0.5, "HEARTBEAT_INTERVAL": 60}):
+    knobs = {"MAX_SLEEP": 0.5, "HEARTBEAT_INTERVAL": 60, "LOOKAHEAD": 0}
+    with override_settings(SCHEDULER_API=knobs):
         assert scheduler.sleep_time() == 0.5  # nothing planned
         make_job(due=timezone.now() + timedelta(seconds=0.2))
         assert 0.1 < scheduler.sleep_time() <= 0.2
-        Job.objects.update(next_fire_time=timezone.now() - timedelta(seconds=1))
-        assert scheduler.sleep_time() == 0.0
+    with override_settings(SCHEDULER_API={**knobs, "LOOKAHEAD": 0.15}):
+        assert scheduler.sleep_time() <= 0.05  # wakes early to prepare the fire
+    Job.objects.update(next_fire_time=timezone.now() - timedelta(seconds=1))
+    assert scheduler.sleep_time() == 0.0
 
 
-def test_a_database_error_is_logged_and_the_loop_goes_on(monkeypatch, caplog):
-    calls = []
+def test_a_fire_within_the_lookahead_is_prepared_early_and_sent_at_its_instant(settings):
+    settings.SCHEDULER_API = {**settings.SCHEDULER_API, "LOOKAHEAD": 0.3}
+    due = timezone.now() + timedelta(seconds=0.2)
+    make_job(due=due, cron="0 0 0 * * ?")
+    stats = Scheduler("test:ahead").dispatch_due()
+    assert stats.sent == 1
+    (execution,) = executions()
+    assert execution.scheduled_fire_time == due and execution.fire_time == due
+    assert execution.enqueued_at >= due  # handed over at the instant, not when prepared
 
-    def flaky(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("connection lost")
-        return store.Claim()
 
-    monkeypatch.setattr(store, "claim_due", flaky)
-    monkeypatch.setattr("django_scheduler_api.engine.loop.ERROR_BACKOFF", 0.01)
-    Scheduler("test:flaky").run(once=True)
-    assert len(calls) == 2
-    assert "database error" in caplog.text
+def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise OperationalError("connection lost")
+
+    closed = []
+    fake_connection = SimpleNamespace(close=lambda: closed.append(True))
+    monkeypatch.setattr("django_scheduler_api.engine.loop.connection", fake_connection)
+    scheduler = Scheduler("test:flaky")
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "claim_due", broken)
+        assert scheduler._guarded(scheduler.tick) is None
+    assert "database error" in caplog.text and closed == [True]
+    make_job(due=timezone.now())
+    assert scheduler._guarded(scheduler.tick).sent == 1
 
 
 @pytest.mark.parametrize(
