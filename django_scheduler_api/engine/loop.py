@@ -119,6 +119,8 @@ class Scheduler:
         limit = scheduler_settings.CLAIM_BATCH_SIZE
         while not self._stop.is_set():
             instant = self._fire_instant()
+            if instant is None:
+                break
             claim = store.claim_due(
                 instant, node=self.node, limit=limit, threshold=scheduler_settings.misfire_threshold
             )
@@ -131,14 +133,14 @@ class Scheduler:
                 break
         return stats
 
-    def _fire_instant(self) -> datetime:
-        """Now, or the next fire time if it comes within ``LOOKAHEAD`` seconds."""
+    def _fire_instant(self) -> datetime | None:
+        """When to send the next fires: now if some are due, their instant if it comes within
+        ``LOOKAHEAD`` seconds, None if nothing is due that soon (an idle pass claims nothing)."""
         now = self.clock()
-        lookahead = scheduler_settings.LOOKAHEAD
-        upcoming = store.next_due_time() if lookahead else None
-        if upcoming is not None and now < upcoming <= now + timedelta(seconds=lookahead):
-            return upcoming
-        return now
+        upcoming = store.next_due_time()
+        if upcoming is None or upcoming > now + timedelta(seconds=scheduler_settings.LOOKAHEAD):
+            return None
+        return max(now, upcoming)
 
     def _housekeeping(self, stats: TickStats) -> None:
         monotonic = time.monotonic()

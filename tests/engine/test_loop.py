@@ -85,11 +85,11 @@ def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplo
     fake_connection = SimpleNamespace(close=lambda: closed.append(True))
     monkeypatch.setattr("django_scheduler_api.engine.loop.connection", fake_connection)
     scheduler = Scheduler("test:flaky")
+    make_job(due=timezone.now())
     with monkeypatch.context() as patch:
         patch.setattr(store, "claim_due", broken)
         assert scheduler._guarded(scheduler.tick) is None
     assert "database error" in caplog.text and closed == [True]
-    make_job(due=timezone.now())
     assert scheduler._guarded(scheduler.tick).sent == 1
 
 
