@@ -56,17 +56,8 @@ class Site:
 
     def django(self, code: str) -> Any:
         """Run ``code`` in ``manage.py shell`` on this site; it prints JSON, which is returned."""
-        done = subprocess.run(
-            [sys.executable, "-m", "django", "shell", "--no-imports", "-c", textwrap.dedent(code)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode:
-            raise AssertionError(f"shell failed:\n{done.stdout}\n{done.stderr}")
-        lines = done.stdout.strip().splitlines()
+        out = _manage(self.env, "shell", "--no-imports", "-c", textwrap.dedent(code))
+        lines = out.strip().splitlines()
         return json.loads(lines[-1]) if lines else None
 
     def seed(self, prefix: str, count: int, seconds: int | None, lead: float = 2, **fields: Any) -> int:
@@ -175,17 +166,17 @@ def _pg_params(dbname: str) -> dict[str, Any]:
     }
 
 
-def _migrate(site: Site) -> Site:
-    done = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=site.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command in a child process; its stdout (its output if it fails)."""
+    command = [sys.executable, "-m", "django", *args]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode:
-        raise AssertionError(f"migrate failed:\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(f"{args[0]} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _migrate(site: Site) -> Site:
+    _manage(site.env, "migrate", "--noinput", "-v0")
     return site
 
 
