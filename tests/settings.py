@@ -107,7 +107,9 @@ else:
     }
 
 Q_CLUSTER = {
-    "name": "scheduler-tests",
+    # The cluster name is also the Redis list the tasks go to: process tests give theirs a name of
+    # their own (SCHEDULER_TEST_Q_NAME) so that suites running side by side never take each other's.
+    "name": os.environ.get("SCHEDULER_TEST_Q_NAME", "scheduler-tests"),
     "workers": int(os.environ.get("SCHEDULER_TEST_Q_WORKERS", "2")),
     # django-q2 keeps this many successful task results (-1: none; the engine's load tests use it).
     "save_limit": int(os.environ.get("SCHEDULER_TEST_Q_SAVE_LIMIT", "250")),

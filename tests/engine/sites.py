@@ -182,18 +182,19 @@ def _migrate(site: Site) -> Site:
 
 @contextmanager
 def postgres_redis_site(name: str, redis_db: int, **env: str) -> Iterator[Site]:
-    """A fresh PostgreSQL database and a Redis database number, dropped and flushed afterwards."""
+    """A fresh PostgreSQL database ``name`` and a django-q2 queue of the same name in Redis database
+    ``redis_db``; both are removed afterwards (only this queue's keys: others may share the database)."""
     import psycopg
-    import redis
 
     redis_url = f"redis://127.0.0.1:6379/{redis_db}"
-    redis.Redis.from_url(redis_url).flushdb()
+    _forget_queue(redis_url, name)
     admin = _pg_params("postgres")
     with psycopg.connect(**admin) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     env = child_env(
         SCHEDULER_TEST_Q_SAVE_LIMIT="-1",
+        SCHEDULER_TEST_Q_NAME=name,
         SCHEDULER_TEST_DB="postgres",
         SCHEDULER_TEST_DB_NAME=name,
         SCHEDULER_TEST_BROKER="redis",
@@ -207,7 +208,16 @@ def postgres_redis_site(name: str, redis_db: int, **env: str) -> Iterator[Site]:
         site.stop_all()
         with psycopg.connect(**admin) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        redis.Redis.from_url(redis_url).flushdb()
+        _forget_queue(redis_url, name)
+
+
+def _forget_queue(redis_url: str, name: str) -> None:
+    """Delete the Redis keys of the django-q2 cluster ``name`` (its queue and its statistics)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"*{name}*"):
+        client.delete(key)
 
 
 @contextmanager
