@@ -40,8 +40,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The benchmarks of BENCHMARKS.md; the last three need PostgreSQL and Redis (about 6 minutes).
 bench: $(VENV)/.installed
 	$(PY) bench/bench_cron.py
+	$(PY) bench/dispatch_throughput.py
+	$(PY) bench/scale.py
+	$(PY) bench/fire_lag.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3* *.egg-info

@@ -134,14 +134,25 @@ class ManagedProcess:
             os.killpg(self.proc.pid, sig)
 
     def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM to the leader only (a SIGTERM to qcluster's whole group makes it hang), then
+        SIGKILL to whatever of the group is left."""
         if self.proc is None:
             return None
-        self.signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            code: int | None = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            return self.proc.wait(5)
+            code = None
+        self._kill_group()
+        return code if code is not None else self.proc.wait(5)
+
+    def _kill_group(self) -> None:
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
