@@ -37,9 +37,7 @@ def enqueue(executions: Iterable[Execution]) -> int:
         options["cluster"] = scheduler_settings.Q_CLUSTER_NAME
     count = 0
     for execution in executions:
-        task_id = async_task(
-            TASK, str(execution.id), task_name=f"scheduler:{execution.job_id}", **options
-        )
+        task_id = async_task(TASK, str(execution.id), task_name=f"scheduler:{execution.job_id}", **options)
         Execution.objects.filter(pk=execution.pk, enqueued_at__isnull=True).update(
             enqueued_at=timezone.now(), task_id=str(task_id or "")[:64]
         )
@@ -95,9 +93,7 @@ def _describe_error(exc: BaseException) -> str:
 
 
 def _context(execution: Execution) -> JobContext:
-    job = Job.objects.filter(pk=execution.job_id).only(
-        "previous_fire_time", "next_fire_time"
-    ).first()
+    job = Job.objects.filter(pk=execution.job_id).only("previous_fire_time", "next_fire_time").first()
     return JobContext(
         job_id=execution.job_id,
         execution_id=str(execution.id),

@@ -73,9 +73,7 @@ def reschedule(job: Job, now: datetime | None = None) -> Job:
 def pause_jobs(ids: list[str]) -> list[str]:
     """Pause jobs; their ``next_fire_time`` is kept so that resuming can see what was missed."""
     jobs = select_jobs(ids)
-    Job.objects.filter(pk__in=[j.pk for j in jobs]).update(
-        state=Job.State.PAUSED, updated_at=timezone.now()
-    )
+    Job.objects.filter(pk__in=[j.pk for j in jobs]).update(state=Job.State.PAUSED, updated_at=timezone.now())
     return [j.id for j in jobs]
 
 
