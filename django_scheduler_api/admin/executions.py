@@ -72,26 +72,8 @@ class ExecutionAdmin(admin.ModelAdmin):
             {"fields": ("data_pretty", "result_pretty", "error_pretty", "traceback_pretty")},
         ),
     )
-    readonly_fields = (
-        "id",
-        "job_link",
-        "handler",
-        "trigger",
-        "status_display",
-        "node",
-        "task_id",
-        "scheduled_fire_time",
-        "fire_time",
-        "enqueued_at",
-        "started_at",
-        "finished_at",
-        "duration",
-        "created_at",
-        "data_pretty",
-        "result_pretty",
-        "error_pretty",
-        "traceback_pretty",
-    )
+    # Everything shown is read-only: the fields are exactly those of the fieldsets.
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
     class Media:
         css = {"all": ["django_scheduler_api/admin.css"]}
