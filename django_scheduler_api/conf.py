@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TIMEOUT": 30,
     "MAX_SLEEP": 1.0,
     "CLAIM_BATCH_SIZE": 500,
+    # Fires sent together share django-q2 tasks of up to this many executions, spread over the
+    # cluster's workers; a task starts its handlers together, each on a thread of its worker.
+    # 1: one task (and one worker process) per execution.
+    "TASK_BATCH_SIZE": 25,
     # Seconds before a fire instant that a scheduler claims and prepares it, to send it at the instant
     # (0: claim at the instant). A job paused or deleted within this window before a fire still fires.
     "LOOKAHEAD": 0.1,

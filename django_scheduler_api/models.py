@@ -119,6 +119,10 @@ class Execution(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     scheduled_fire_time = models.DateTimeField()
     fire_time = models.DateTimeField()
+    # The job's fires around this one, as the scheduler knew them when it recorded the fire: carried on
+    # the row so that a worker builds the handler's context without querying the job's history.
+    previous_fire_time = models.DateTimeField(null=True, blank=True)
+    next_fire_time = models.DateTimeField(null=True, blank=True)
     # The outbox: null until the django-q2 task is enqueued; a scheduler re-enqueues rows left null.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     task_id = models.CharField(max_length=64, blank=True, default="")

@@ -109,6 +109,8 @@ def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Exe
                 trigger=Execution.Trigger.MANUAL,
                 scheduled_fire_time=now,
                 fire_time=now,
+                previous_fire_time=job.previous_fire_time,
+                next_fire_time=job.next_fire_time,
                 data={**(job.data or {}), **(data or {})},
             )
             for job in jobs

@@ -1,10 +1,10 @@
 """Handing recorded executions to django-q2, many at a time.
 
-``execution.enqueue`` sends one task and updates one row per execution; a scheduler sending thousands
-of fires a second needs fewer round trips. Here one broker connection serves a whole batch, Redis
-pushes go through one pipeline, ORM-broker inserts share one transaction, and the outbox entries are
-closed with one bulk update. The task and its payload are the same as ``execution.enqueue``'s, so a
-worker cannot tell which path sent it.
+A scheduler sending thousands of fires a second needs few round trips and few tasks. The fires sent
+together are packed into tasks of several executions each (``task_size``), one broker connection
+serves a whole batch, Redis pushes go through one pipeline, ORM-broker inserts share one
+transaction, and the outbox entries are closed with one bulk update. Manual triggers
+(``execution.enqueue``) take the same path.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Batch:
 
 
 def send(executions: list[Execution]) -> int:
-    """Enqueue one django-q2 task per execution and mark them sent; returns how many were sent.
+    """Enqueue the executions' django-q2 tasks and mark them sent; returns how many were sent.
 
     Sending comes before marking: a crash in between leaves them in the outbox, and a second send is
     harmless because the task runs an execution only if it finds it still queued.
@@ -88,13 +88,38 @@ def send(executions: list[Execution]) -> int:
     return Batch(executions).flush()
 
 
+def task_size(count: int) -> int:
+    """Executions per task when ``count`` are sent together: enough tasks to keep every worker of the
+    cluster busy, none larger than ``TASK_BATCH_SIZE``.
+
+    100 fires on 4 workers make 4 tasks of 25 that start at once; one task per fire would queue 96 of
+    them behind the first four, and the hundredth would start hundreds of milliseconds late.
+    """
+    from django_q.conf import Conf
+
+    workers = max(1, int(Conf.WORKERS or 1))
+    return max(1, min(int(scheduler_settings.TASK_BATCH_SIZE), -(-count // workers)))
+
+
 def _send_each(executions: list[Execution], broker: Any) -> list[str]:
+    """Send the executions in tasks of ``task_size``; the task id of each execution, in order."""
     from django_q.tasks import async_task
 
     options: dict[str, Any] = {"broker": broker}
     if scheduler_settings.Q_CLUSTER_NAME:
         options["cluster"] = scheduler_settings.Q_CLUSTER_NAME
-    return [
-        str(async_task(TASK, str(e.pk), task_name=f"scheduler:{e.job_id}", **options) or "")
-        for e in executions
-    ]
+    size = task_size(len(executions))
+    task_ids: list[str] = []
+    for start in range(0, len(executions), size):
+        chunk = executions[start : start + size]
+        ids = [str(e.pk) for e in chunk]
+        task_id = str(async_task(TASK, ids, task_name=_task_name(chunk), **options) or "")
+        task_ids.extend([task_id] * len(chunk))
+    return task_ids
+
+
+def _task_name(chunk: list[Execution]) -> str:
+    """What django-q2 shows for the task: the job of a single fire, else how many fires it carries."""
+    if len(chunk) == 1:
+        return f"scheduler:{chunk[0].job_id}"
+    return f"scheduler:{len(chunk)} fires"

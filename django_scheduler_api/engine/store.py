@@ -84,7 +84,7 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
         executions = []
         for job in jobs:
             plan = _plan(job, now, threshold, busy=job.pk in busy)
-            executions.extend(_execution(job, fire, now, node) for fire in plan.fires)
+            executions.extend(_executions(job, plan, now, node))
             job.next_fire_time, job.previous_fire_time = plan.next_fire_time, plan.previous_fire_time
         recorded = _insert(executions)
         _save_fire_times(jobs)
@@ -114,7 +114,24 @@ def _busy_jobs(job_ids: list[str]) -> set[str]:
     return set(pending.values_list("job_id", flat=True).distinct())
 
 
-def _execution(job: Job, fire: planning.Fire, now: datetime, node: str) -> Execution:
+def _executions(job: Job, plan: planning.FirePlan, now: datetime, node: str) -> list[Execution]:
+    """The rows of a plan's fires; each knows the fires before and after it (its handler's context)."""
+    times = [job.previous_fire_time, *(fire.scheduled for fire in plan.fires), plan.next_fire_time]
+    return [
+        _execution(job, fire, now, node, previous=times[i], following=times[i + 2])
+        for i, fire in enumerate(plan.fires)
+    ]
+
+
+def _execution(
+    job: Job,
+    fire: planning.Fire,
+    now: datetime,
+    node: str,
+    *,
+    previous: datetime | None,
+    following: datetime | None,
+) -> Execution:
     skipped = {"status": Execution.Status.SKIPPED, "finished_at": now} if fire.skipped else {}
     return Execution(
         job_id=job.pk,
@@ -122,6 +139,8 @@ def _execution(job: Job, fire: planning.Fire, now: datetime, node: str) -> Execu
         trigger=fire.trigger,
         scheduled_fire_time=fire.scheduled,
         fire_time=now,
+        previous_fire_time=previous,
+        next_fire_time=following,
         node=node,
         data=dict(job.data or {}),
         **skipped,
@@ -202,7 +221,9 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
 
     Django's CASE-based ``bulk_update`` costs more than the sending itself at thousands of rows, so
     PostgreSQL gets one ``UPDATE ... FROM unnest(ids, task ids)`` and other databases one statement
-    executed for many rows.
+    executed for many rows. On PostgreSQL the rows are locked in id order first, the order a worker's
+    claim (``execution._claim``) locks them in: a worker may claim some of these rows while this runs,
+    and two statements locking shared rows in different orders deadlock.
     """
     if not executions:
         return
@@ -214,9 +235,11 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
+                f"WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE) "
                 f"UPDATE {table} AS e SET enqueued_at = %s, task_id = v.task_id "
-                "FROM unnest(%s::uuid[], %s::varchar[]) AS v(id, task_id) WHERE e.id = v.id",
-                [when, ids, task_ids],
+                "FROM unnest(%s::uuid[], %s::varchar[]) AS v(id, task_id), locked "
+                "WHERE e.id = v.id AND e.id = locked.id",
+                [ids, when, ids, task_ids],
             )
         else:
             sql = f"UPDATE {table} SET enqueued_at = %s, task_id = %s WHERE id = %s"
