@@ -8,26 +8,25 @@ never runs a handler twice or at all. Whatever a handler does, raises or returns
 and the execution records the outcome.
 
 A task of one execution runs its handler on the worker's own thread, as any django-q2 task. A task of
-several starts them together, each on a thread of a pool the worker keeps (as Quartz and APScheduler
-run jobs), and records each outcome as it comes; a slow handler delays no other's start.
+several starts them together, each on a thread of the worker's pool (``handler_threads``), so a slow
+handler delays no other's start.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import traceback as tb
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api import handler_threads
 from django_scheduler_api.context import JobContext
 from django_scheduler_api.models import Execution
 from django_scheduler_api.registry import registry
@@ -36,10 +35,8 @@ logger = logging.getLogger(__name__)
 
 TASK = "django_scheduler_api.execution.run_executions"
 NOT_QUEUED = "not-queued"
-# The columns an outcome writes, and how long a task waits for its handlers' threads to start before
-# it records outcomes anyway (they start at once unless the machine is starved).
+# The columns an outcome writes.
 OUTCOME_FIELDS = ("status", "finished_at", "duration_ms", "result", "error", "traceback")
-ALL_STARTED_WAIT = 1.0
 
 
 def enqueue(executions: Iterable[Execution]) -> int:
@@ -68,7 +65,9 @@ def run_executions(execution_ids: list[str]) -> dict[str, str]:
     if len(executions) == 1:
         outcomes[str(executions[0].pk)] = _record(executions[0], _call_handler(executions[0]))
     elif executions:
-        outcomes.update(_run_together(executions))
+        handler_threads.run_together(
+            executions, _call_handler, lambda done: outcomes.update(_record_many(done)), _stopped
+        )
     return outcomes
 
 
@@ -79,7 +78,11 @@ def run_execution(execution_id: str) -> str:
 
 def _claim(execution_ids: list[str], started: datetime) -> list[Execution]:
     """Move the queued ones of these executions to running and return them, in one statement where
-    the database returns rows from an UPDATE (PostgreSQL, SQLite 3.35+), else one UPDATE each."""
+    the database returns rows from an UPDATE (PostgreSQL, SQLite 3.35+), else one UPDATE each.
+
+    A claimed row is evidently sent: its ``enqueued_at`` is set here if the scheduler's
+    ``store.mark_sent`` skipped it (it skips rows a worker is claiming rather than wait for them).
+    """
     pk = Execution._meta.pk
     keys = [pk.to_python(value) for value in execution_ids]
     if not _can_update_returning():
@@ -87,18 +90,23 @@ def _claim(execution_ids: list[str], started: datetime) -> list[Execution]:
         return list(Execution.objects.filter(pk__in=claimed))
     table = connection.ops.quote_name(Execution._meta.db_table)
     placeholders = ", ".join(["%s"] * len(keys))
+    when = Execution._meta.get_field("started_at").get_db_prep_value(started, connection)
     params = [
         Execution.Status.RUNNING,
-        Execution._meta.get_field("started_at").get_db_prep_value(started, connection),
+        when,
+        when,
         *(pk.get_db_prep_value(key, connection) for key in keys),
         Execution.Status.QUEUED,
     ]
     where = f"id IN ({placeholders}) AND status = %s"
     if connection.features.has_select_for_update:
-        # Lock in id order, as the scheduler's ``store.mark_sent`` does: two statements locking the
-        # same rows in different orders would deadlock.
+        # Lock in id order: two claims (or a claim and another writer) locking shared rows in different
+        # orders would deadlock.
         where = f"id IN (SELECT id FROM {table} WHERE {where} ORDER BY id FOR UPDATE)"
-    sql = f"UPDATE {table} SET status = %s, started_at = %s WHERE {where} RETURNING *"
+    sql = (
+        f"UPDATE {table} SET status = %s, started_at = %s, enqueued_at = COALESCE(enqueued_at, %s) "
+        f"WHERE {where} RETURNING *"
+    )
     return list(Execution.objects.raw(sql, params))
 
 
@@ -111,82 +119,15 @@ def _can_update_returning() -> bool:
 
 def _claim_one(key: Any, started: datetime) -> bool:
     queued = Execution.objects.filter(pk=key, status=Execution.Status.QUEUED)
-    return bool(queued.update(status=Execution.Status.RUNNING, started_at=started))
-
-
-# -- several handlers at once ------------------------------------------------------------------------
-
-_pool: ThreadPoolExecutor | None = None
-_pool_owner: tuple[int, int] = (0, 0)  # (pid, size): a forked worker or a larger task needs a new pool
-
-
-def _threads(size: int) -> ThreadPoolExecutor:
-    """This process's handler threads, at least ``size`` of them (threads start only when needed)."""
-    global _pool, _pool_owner
-    size = max(size, scheduler_settings.TASK_BATCH_SIZE)
-    pid = os.getpid()
-    if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
-        if _pool is not None and _pool_owner[0] == pid:
-            _pool.shutdown(wait=False)
-        _pool, _pool_owner = ThreadPoolExecutor(size, thread_name_prefix="scheduler-handler"), (pid, size)
-    return _pool
-
-
-def _run_together(executions: list[Execution]) -> dict[str, str]:
-    """Start every handler at once; record the outcomes, many to a statement, once all have started.
-
-    Recording waits for the starts because it holds the GIL for the ORM's work: interleaved with the
-    starts, it would delay the last handlers of the task. If the task itself is stopped (django-q2's
-    timeout raises in this thread), the executions still running are recorded as failed before the
-    worker goes: none is left ``running`` for a dead worker.
-    """
-    pool = _threads(len(executions))
-    starts = _Countdown(len(executions))
-    futures: dict[Future, Execution] = {pool.submit(_call_on_thread, e, starts): e for e in executions}
-    outcomes: dict[str, str] = {}
-    pending = set(futures)
-    try:
-        starts.wait(ALL_STARTED_WAIT)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            outcomes.update(_record_many([(futures[future], future.result()) for future in done]))
-    except BaseException as exc:
-        outcomes.update(_record_many([(futures[future], _stopped(exc)) for future in pending]))
-        raise
-    return outcomes
-
-
-class _Countdown:
-    """Wakes the waiter once, when ``count`` threads have called ``done`` (not once per thread)."""
-
-    def __init__(self, count: int) -> None:
-        self._left = count
-        self._lock = threading.Lock()
-        self._zero = threading.Event()
-
-    def done(self) -> None:
-        with self._lock:
-            self._left -= 1
-            if self._left <= 0:
-                self._zero.set()
-
-    def wait(self, timeout: float) -> None:
-        self._zero.wait(timeout)
-
-
-def _call_on_thread(execution: Execution, starts: _Countdown) -> dict[str, Any]:
-    """A handler on a pool thread; the database connections it opens follow Django's lifetime rules."""
-    close_old_connections()
-    try:
-        starts.done()
-        return _call_handler(execution)
-    finally:
-        close_old_connections()
+    enqueued = Coalesce("enqueued_at", Value(started, output_field=DateTimeField()))
+    return bool(queued.update(status=Execution.Status.RUNNING, started_at=started, enqueued_at=enqueued))
 
 
 def _stopped(exc: BaseException) -> dict[str, Any]:
+    """The outcome of a handler still running when its task was stopped."""
     return {
         "status": Execution.Status.FAILED,
+        "finished_at": timezone.now(),
         "error": f"The task stopped before the handler finished: {type(exc).__name__}: {exc}",
         "traceback": "".join(tb.format_exception(exc)),
     }
@@ -205,10 +146,11 @@ def _call_handler(execution: Execution) -> dict[str, Any]:
         logger.exception("Execution %s of job %s failed.", execution.id, execution.job_id)
         return {
             "status": Execution.Status.FAILED,
+            "finished_at": timezone.now(),
             "error": _describe_error(exc),
             "traceback": tb.format_exc(),
         }
-    return {"status": Execution.Status.SUCCEEDED, "result": result}
+    return {"status": Execution.Status.SUCCEEDED, "finished_at": timezone.now(), "result": result}
 
 
 def _record(execution: Execution, outcome: dict[str, Any]) -> str:
@@ -220,22 +162,22 @@ def _record_many(finished: list[tuple[Execution, dict[str, Any]]]) -> dict[str, 
     """Store outcomes: one UPDATE for one, one ``bulk_update`` for many; only rows still running."""
     if not finished:
         return {}
-    now = timezone.now()
     running = Execution.objects.filter(status=Execution.Status.RUNNING)
     if len(finished) == 1:
         execution, outcome = finished[0]
-        running.filter(pk=execution.pk).update(**_finished_fields(execution, outcome, now))
+        running.filter(pk=execution.pk).update(**_finished_fields(execution, outcome))
         return {str(execution.pk): outcome["status"]}
     for execution, outcome in finished:
-        for name, value in _finished_fields(execution, outcome, now).items():
+        for name, value in _finished_fields(execution, outcome).items():
             setattr(execution, name, value)
     running.bulk_update([execution for execution, _ in finished], OUTCOME_FIELDS)
     return {str(execution.pk): outcome["status"] for execution, outcome in finished}
 
 
-def _finished_fields(execution: Execution, outcome: dict[str, Any], now: datetime) -> dict[str, Any]:
-    duration = max(0, int((now - execution.started_at).total_seconds() * 1000))
-    return {"finished_at": now, "duration_ms": duration, **outcome}
+def _finished_fields(execution: Execution, outcome: dict[str, Any]) -> dict[str, Any]:
+    """The outcome plus its duration, from the claim to the handler's end."""
+    elapsed = outcome["finished_at"] - execution.started_at
+    return {"duration_ms": max(0, int(elapsed.total_seconds() * 1000)), **outcome}
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ transaction, and the outbox entries are closed with one bulk update. Manual trig
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from django.db import transaction
@@ -37,10 +38,22 @@ class _PipelinedRedis:
         self._pipeline.execute()
 
 
+_brokers: dict[tuple[int, str | None], Any] = {}
+
+
 def _broker() -> Any:
+    """This process's django-q2 broker for the configured queue, made once.
+
+    ``get_broker`` builds a new client, and with Redis a new connection pool, at every call: a new
+    connection and its handshake cost about 3 ms, paid at the fire instant. (Keyed by pid: a
+    connection must not be shared with a forked child.)
+    """
     from django_q.brokers import get_broker
 
-    return get_broker(scheduler_settings.Q_CLUSTER_NAME)
+    key = (os.getpid(), scheduler_settings.Q_CLUSTER_NAME)
+    if key not in _brokers:
+        _brokers[key] = get_broker(scheduler_settings.Q_CLUSTER_NAME)
+    return _brokers[key]
 
 
 class Batch:

@@ -221,9 +221,10 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
 
     Django's CASE-based ``bulk_update`` costs more than the sending itself at thousands of rows, so
     PostgreSQL gets one ``UPDATE ... FROM unnest(ids, task ids)`` and other databases one statement
-    executed for many rows. On PostgreSQL the rows are locked in id order first, the order a worker's
-    claim (``execution._claim``) locks them in: a worker may claim some of these rows while this runs,
-    and two statements locking shared rows in different orders deadlock.
+    executed for many rows. On PostgreSQL the rows a worker is claiming at this moment are skipped,
+    not waited for: the scheduler's next fires must not wait on workers, and the claim sets
+    ``enqueued_at`` itself (``execution._claim``). Waiting would also risk a deadlock, two statements
+    locking shared rows in different orders.
     """
     if not executions:
         return
@@ -235,10 +236,10 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE) "
+                f"WITH free AS (SELECT id FROM {table} WHERE id = ANY(%s::uuid[]) FOR UPDATE SKIP LOCKED) "
                 f"UPDATE {table} AS e SET enqueued_at = %s, task_id = v.task_id "
-                "FROM unnest(%s::uuid[], %s::varchar[]) AS v(id, task_id), locked "
-                "WHERE e.id = v.id AND e.id = locked.id",
+                "FROM unnest(%s::uuid[], %s::varchar[]) AS v(id, task_id), free "
+                "WHERE e.id = v.id AND e.id = free.id",
                 [ids, when, ids, task_ids],
             )
         else:

@@ -1,0 +1,134 @@
+"""Several handlers at once on one django-q2 worker: the worker's pool of handler threads.
+
+A task carrying the fires of one instant starts their handlers together, as Quartz's and
+APScheduler's thread pools run jobs. The pool belongs to the worker process: it is made when the
+worker starts (``warm_up``, on django-q2's ``post_spawn``), so the first fires do not wait for
+threads to be created, and it is made again in a process that inherited another's (after a fork).
+
+Outcomes are written by the task's own thread, many to a statement, and not before ``RECORD_DELAY``
+has passed since the handlers started: the ORM's work holds the GIL and the CPU, and at that moment
+the other workers are starting the other handlers of the same instant. Each handler's finish time is
+taken on its own thread, so a later write records the same times.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+from django.db import close_old_connections
+
+from django_scheduler_api.conf import scheduler_settings
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+# How long a task waits for its handlers' threads to start (at once unless the machine is starved),
+# and how long after that it leaves the database to the other workers before writing outcomes.
+ALL_STARTED_WAIT = 1.0
+RECORD_DELAY = 0.05
+
+_pool: ThreadPoolExecutor | None = None
+_pool_owner: tuple[int, int] = (0, 0)  # (pid, size)
+
+
+def threads(size: int) -> ThreadPoolExecutor:
+    """This process's handler threads, room for at least ``size`` handlers at once."""
+    global _pool, _pool_owner
+    size = max(size, int(scheduler_settings.TASK_BATCH_SIZE))
+    pid = os.getpid()
+    if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
+        if _pool is not None and _pool_owner[0] == pid:
+            _pool.shutdown(wait=False)
+        _pool, _pool_owner = ThreadPoolExecutor(size, thread_name_prefix="scheduler-handler"), (pid, size)
+    return _pool
+
+
+def warm_up(**kwargs: Any) -> None:
+    """Start all of this process's handler threads now (a ``post_spawn`` receiver).
+
+    A pool starts a thread only when no idle one is left, so the threads are started by tasks that
+    all wait for one another.
+    """
+    _settle_garbage_collector()
+    size = max(1, int(scheduler_settings.TASK_BATCH_SIZE))
+    if size == 1:
+        return
+    pool = threads(size)
+    everyone = threading.Barrier(size + 1)
+    for _ in range(size):
+        pool.submit(everyone.wait, ALL_STARTED_WAIT)
+    try:
+        everyone.wait(ALL_STARTED_WAIT)
+    except threading.BrokenBarrierError:
+        pass  # a starved machine: the threads left out start with the first task
+
+
+def _settle_garbage_collector() -> None:
+    """Collect now and exempt what the worker inherited from later collections.
+
+    A worker starts with the whole of Django in its heap; the first full collection would scan all
+    of it, a pause of 100-200 ms that lands on whichever fire comes first (seen as exactly that in
+    the fire-lag benchmark). ``gc.freeze`` is the standard remedy for forked workers.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def run_together(
+    items: list[Item],
+    call: Callable[[Item], Outcome],
+    record: Callable[[list[tuple[Item, Outcome]]], None],
+    stopped: Callable[[BaseException], Outcome],
+) -> None:
+    """``call`` every item on its own thread at once; ``record`` the outcomes in batches.
+
+    If this thread is interrupted (django-q2's timeout raises in it), the items still running are
+    recorded with ``stopped(exc)`` before the exception goes on: the worker is about to be replaced,
+    and nothing it was running may stay ``running``.
+    """
+    pool = threads(len(items))
+    starts = _Countdown(len(items))
+    futures: dict[Future, Item] = {pool.submit(_on_thread, call, item, starts): item for item in items}
+    pending = set(futures)
+    try:
+        starts.wait(ALL_STARTED_WAIT)
+        wait(pending, timeout=RECORD_DELAY)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            record([(futures[future], future.result()) for future in done])
+    except BaseException as exc:
+        record([(futures[f], f.result() if f.done() else stopped(exc)) for f in pending])
+        raise
+
+
+def _on_thread(call: Callable[[Item], Outcome], item: Item, starts: _Countdown) -> Outcome:
+    """One handler on a pool thread; database connections it opens follow Django's lifetime rules."""
+    close_old_connections()
+    try:
+        starts.done()
+        return call(item)
+    finally:
+        close_old_connections()
+
+
+class _Countdown:
+    """Wakes the waiter once, when ``count`` threads have called ``done`` (not once per thread)."""
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._lock = threading.Lock()
+        self._zero = threading.Event()
+
+    def done(self) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._left <= 0:
+                self._zero.set()
+
+    def wait(self, timeout: float) -> None:
+        self._zero.wait(timeout)
