@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from django_scheduler_api.execution import enqueue, run_execution
+from django_scheduler_api.execution import NOT_QUEUED, enqueue, run_execution, run_executions
 from django_scheduler_api.models import Execution, Job
 from tests.support import wait_for
 
 
 def make_execution(handler: str = "tests.echo", data: dict | None = None) -> Execution:
-    job = Job.objects.create(id=f"t.{handler}", group="t", name=handler, handler=handler)
+    job, _ = Job.objects.get_or_create(
+        id=f"t.{handler}", defaults={"group": "t", "name": handler, "handler": handler}
+    )
     now = timezone.now()
     return Execution.objects.create(
         job=job,
@@ -65,7 +69,7 @@ def test_a_second_delivery_does_not_run_the_handler_again():
     execution = make_execution()
     run_execution(str(execution.id))
     first = finished(execution).finished_at
-    assert run_execution(str(execution.id)) == "not-queued"
+    assert run_execution(str(execution.id)) == NOT_QUEUED
     assert finished(execution).finished_at == first
 
 
@@ -73,7 +77,7 @@ def test_a_second_delivery_does_not_run_the_handler_again():
 def test_a_cancelled_execution_never_runs():
     execution = make_execution()
     Execution.objects.filter(pk=execution.pk).update(status=Execution.Status.CANCELLED)
-    assert run_execution(str(execution.id)) == "not-queued"
+    assert run_execution(str(execution.id)) == NOT_QUEUED
     assert finished(execution).started_at is None
 
 
@@ -99,3 +103,94 @@ def test_a_real_qcluster_worker_runs_executions(qcluster):
     Execution.objects.filter(pk=again.pk).update(job_id="t.tests.echo")
     enqueue([again])
     wait_for(lambda: finished(again).status == Execution.Status.SUCCEEDED)
+
+
+# -- tasks of several executions ---------------------------------------------------------------------
+
+
+def make_executions(count: int, handler: str, data: dict | None = None) -> list[Execution]:
+    return [make_execution(handler, data={**(data or {}), "i": i}) for i in range(count)]
+
+
+def statuses(executions: list[Execution]) -> list[str]:
+    return [finished(e).status for e in executions]
+
+
+@pytest.mark.django_db
+def test_a_task_of_several_starts_their_handlers_together():
+    """Each handler waits for the others: they finish only if all run at the same time."""
+    together = make_executions(3, "tests.rendezvous", {"parties": 3, "key": "together", "timeout": 20})
+    outcomes = run_executions([str(e.id) for e in together])
+    assert set(outcomes.values()) == {Execution.Status.SUCCEEDED}
+    assert len({finished(e).result["thread"] for e in together}) == 3
+
+
+@pytest.mark.django_db
+def test_each_outcome_of_a_task_is_recorded_on_its_own_row():
+    ok, failing, odd, exiting = (
+        make_execution("tests.echo", data={"n": 1}),
+        make_execution("tests.fail"),
+        make_execution("tests.unserialisable"),
+        make_execution("tests.exit"),
+    )
+    run_executions([str(e.id) for e in (ok, failing, odd, exiting)])
+    assert statuses([ok, failing, odd, exiting]) == ["succeeded", "failed", "failed", "failed"]
+    assert finished(ok).result["data"] == {"n": 1}
+    assert "RuntimeError" in finished(failing).error and "not JSON-serialisable" in finished(odd).error
+    assert "SystemExit" in finished(exiting).error and finished(exiting).traceback
+    for execution in map(finished, (ok, failing, odd, exiting)):
+        assert execution.started_at <= execution.finished_at and execution.duration_ms is not None
+
+
+@pytest.mark.django_db
+def test_a_task_runs_only_those_of_its_executions_still_queued():
+    queued, cancelled, running = make_executions(3, "tests.echo")
+    Execution.objects.filter(pk=cancelled.pk).update(status=Execution.Status.CANCELLED)
+    Execution.objects.filter(pk=running.pk).update(status=Execution.Status.RUNNING)
+    outcomes = run_executions([str(e.id) for e in (queued, cancelled, running)])
+    assert outcomes == {
+        str(queued.id): Execution.Status.SUCCEEDED,
+        str(cancelled.id): NOT_QUEUED,
+        str(running.id): NOT_QUEUED,
+    }
+    assert statuses([queued, cancelled, running]) == ["succeeded", "cancelled", "running"]
+    assert finished(cancelled).started_at is None and finished(running).result is None
+
+
+@pytest.mark.django_db
+def test_a_task_delivered_twice_runs_nothing_the_second_time():
+    batch = make_executions(3, "tests.echo")
+    ids = [str(e.id) for e in batch]
+    run_executions(ids)
+    first = [finished(e).finished_at for e in batch]
+    assert set(run_executions(ids).values()) == {NOT_QUEUED}
+    assert [finished(e).finished_at for e in batch] == first
+
+
+@pytest.mark.django_db
+def test_a_claimed_execution_has_its_enqueued_time_even_if_the_scheduler_never_marked_it():
+    execution = make_execution()
+    assert execution.enqueued_at is None
+    run_execution(str(execution.id))
+    assert finished(execution).enqueued_at == finished(execution).started_at
+
+
+@pytest.mark.django_db
+def test_the_handler_context_comes_from_the_row():
+    execution = make_execution("tests.context")
+    before = execution.scheduled_fire_time - timedelta(minutes=1)
+    after = execution.scheduled_fire_time + timedelta(minutes=1)
+    Execution.objects.filter(pk=execution.pk).update(previous_fire_time=before, next_fire_time=after)
+    run_execution(str(execution.id))
+    result = finished(execution).result
+    assert (result["previous_fire_time"], result["next_fire_time"]) == (before.isoformat(), after.isoformat())
+
+
+@pytest.mark.integration
+def test_a_real_qcluster_worker_starts_the_handlers_of_a_task_together(qcluster):
+    """Six fires sent together to two workers: two tasks of three, whose handlers meet."""
+    together = make_executions(6, "tests.rendezvous", {"parties": 3, "key": "qcluster", "timeout": 30})
+    enqueue(together)
+    wait_for(lambda: all(finished(e).is_finished for e in together), timeout=60)
+    assert set(statuses(together)) == {Execution.Status.SUCCEEDED}
+    assert len({finished(e).task_id for e in together}) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -57,15 +58,22 @@ def _broker() -> Any:
 
 
 class Batch:
-    """Executions packed for django-q2, to be handed over by ``flush``.
+    """Executions packed for django-q2: handed over by ``push``, their outbox entries closed by
+    ``mark_sent`` (``flush`` does both).
 
     With the Redis broker the tasks are built (serialised, signed) when the batch is prepared and
-    only pushed, in one round trip, when it is flushed: a scheduler prepares a fire shortly before its
-    instant and flushes at the instant. Other brokers send at ``flush``.
+    only pushed, in one round trip, at ``push``: a scheduler prepares a fire shortly before its
+    instant and pushes at the instant. Other brokers send at ``push``.
+
+    Marking may come later than pushing. The scheduler marks a pushed batch at its next pass, so
+    that at the fire instant the database serves the workers' claims only. Nothing depends on the
+    mark but the outbox: a worker's claim records ``enqueued_at`` itself, and an execution left
+    unmarked by a crash is sent again, which runs nothing twice.
     """
 
     def __init__(self, executions: list[Execution]) -> None:
         self.executions = executions
+        self.pushed_at: datetime | None = None
         self._pipeline: _PipelinedRedis | None = None
         self._task_ids: list[str] = []
         if executions:
@@ -76,20 +84,30 @@ class Batch:
                 self._pipeline = _PipelinedRedis(broker)
                 self._task_ids = _send_each(executions, self._pipeline)
 
-    def flush(self) -> int:
-        """Hand the tasks to the broker and mark the executions sent; returns how many."""
+    def push(self) -> int:
+        """Hand the tasks to the broker; returns how many executions they carry."""
         if not self.executions:
             return 0
         if self._pipeline is not None:
             self._pipeline.flush()
-            task_ids = self._task_ids
         else:
             from django_q.conf import Conf
 
             with transaction.atomic(using=Conf.ORM or "default"):
-                task_ids = _send_each(self.executions, _broker())
-        store.mark_sent(self.executions, timezone.now(), task_ids)
+                self._task_ids = _send_each(self.executions, _broker())
+        self.pushed_at = timezone.now()
         return len(self.executions)
+
+    def mark_sent(self) -> None:
+        """Close the outbox entries of a pushed batch, with the time it was pushed."""
+        if self.pushed_at is not None:
+            store.mark_sent(self.executions, self.pushed_at, self._task_ids)
+
+    def flush(self) -> int:
+        """Push and mark at once; returns how many executions were sent."""
+        count = self.push()
+        self.mark_sent()
+        return count
 
 
 def send(executions: list[Execution]) -> int:

@@ -6,7 +6,8 @@ One pass (``tick``):
    every ``MAINTENANCE_INTERVAL`` also lost executions, old executions and dead nodes;
 2. claim due jobs in batches of ``CLAIM_BATCH_SIZE`` until a batch comes back short; each batch is
    recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
-   ``LOOKAHEAD`` seconds are claimed and prepared that much early and sent at their instant.
+   ``LOOKAHEAD`` seconds are claimed and prepared that much early and sent at their instant; the
+   outbox entries of what was sent are closed at the start of the next pass.
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
 longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time) nor past
@@ -63,6 +64,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._next_beat = 0.0
         self._next_maintenance = 0.0
+        self._unmarked: list[dispatch.Batch] = []  # pushed at their instant, marked sent next pass
 
     # -- running --------------------------------------------------------------------------------
 
@@ -81,6 +83,7 @@ class Scheduler:
                     break
                 self._stop.wait(ERROR_BACKOFF if failed else self._guarded(self.sleep_time) or 0)
         finally:
+            self._guarded(self.mark_pushed)
             self._guarded(self.heartbeat.stop)
 
     def stop(self, *args: Any) -> None:
@@ -105,6 +108,7 @@ class Scheduler:
     def tick(self) -> TickStats:
         """One pass: housekeeping that is due, then every job that is due."""
         stats = TickStats()
+        self.mark_pushed()
         self._housekeeping(stats)
         self.dispatch_due(stats)
         return stats
@@ -126,12 +130,19 @@ class Scheduler:
             )
             batch = dispatch.Batch(claim.to_send)
             time.sleep(max(0.0, (instant - self.clock()).total_seconds()))  # never early, even when stopping
-            stats.sent += batch.flush()
+            stats.sent += batch.push()
+            self._unmarked.append(batch)
             stats.claimed += claim.jobs
             stats.skipped += claim.skipped
             if claim.jobs < limit:
                 break
         return stats
+
+    def mark_pushed(self) -> None:
+        """Mark the batches pushed in earlier passes sent (see ``dispatch.Batch``)."""
+        while self._unmarked:
+            self._unmarked[0].mark_sent()
+            self._unmarked.pop(0)
 
     def _fire_instant(self) -> datetime | None:
         """When to send the next fires: now if some are due, their instant if it comes within

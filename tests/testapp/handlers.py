@@ -1,5 +1,6 @@
 """Handlers the tests schedule; autodiscovered like any app's ``handlers`` module."""
 
+import threading
 import time
 
 from django_scheduler_api import handler
@@ -39,3 +40,34 @@ def sleep(ctx):
 def exit_(ctx):
     """Call sys.exit, which must not stop the worker."""
     raise SystemExit(3)
+
+
+_meetings: dict[tuple[str, int], threading.Barrier] = {}
+_meetings_lock = threading.Lock()
+
+
+@handler("tests.rendezvous")
+def rendezvous(ctx):
+    """Wait until data['parties'] handlers of the same data['key'] are all running, then return.
+
+    Handlers run one after another never meet: the first waits data['timeout'] seconds and fails.
+    """
+    parties, key = int(ctx.data["parties"]), str(ctx.data["key"])
+    with _meetings_lock:
+        meeting = _meetings.setdefault((key, parties), threading.Barrier(parties))
+    meeting.wait(float(ctx.data.get("timeout", 30)))
+    return {"met": parties, "thread": threading.current_thread().name}
+
+
+@handler("tests.context")
+def context(ctx):
+    """Return the fire times of the context."""
+    return {
+        name: value.isoformat() if value else None
+        for name, value in (
+            ("fire_time", ctx.fire_time),
+            ("scheduled_fire_time", ctx.scheduled_fire_time),
+            ("previous_fire_time", ctx.previous_fire_time),
+            ("next_fire_time", ctx.next_fire_time),
+        )
+    }
