@@ -111,3 +111,24 @@ def sqlite_transaction_warnings(database: dict[str, Any]) -> list[Warning]:
             id="django_scheduler_api.W005",
         )
     ]
+
+
+# Settings that count things: zero, a negative or a fraction would break the engine or the paging.
+COUNTS = ("CLAIM_BATCH_SIZE", "TASK_BATCH_SIZE", "DEFAULT_TAKE", "MAX_TAKE")
+
+
+@register()
+def check_counts(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    return [
+        Error(
+            f"{SETTING_NAME}[{key!r}] is {getattr(scheduler_settings, key)!r}.",
+            hint="Use a whole number of 1 or more.",
+            id="django_scheduler_api.E002",
+        )
+        for key in COUNTS
+        if not _is_count(getattr(scheduler_settings, key))
+    ]
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TIMEOUT": 30,
     "MAX_SLEEP": 1.0,
     "CLAIM_BATCH_SIZE": 500,
+    # On PostgreSQL, a job created, changed or resumed wakes sleeping schedulers at once (LISTEN/NOTIFY)
+    # instead of within MAX_SLEEP.
+    "LISTEN_NOTIFY": True,
     # Fires sent together share django-q2 tasks of up to this many executions, spread over the
     # cluster's workers; a task starts its handlers together, each on a thread of its worker.
     # 1: one task (and one worker process) per execution.

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from django_scheduler_api import planning
+from django_scheduler_api import planning, wakeup
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.execution import enqueue_on_commit
 from django_scheduler_api.models import Execution, Job, SchedulerNode
@@ -88,6 +88,7 @@ def resume_jobs(ids: list[str]) -> list[str]:
             if job.next_fire_time is None:
                 reschedule(job, now)
             job.save(update_fields=["state", "next_fire_time", "updated_at"])
+    wakeup.notify_jobs_changed()
     return [j.id for j in jobs]
 
 
@@ -188,6 +189,8 @@ def _save_job(job_id: str, fields: dict[str, Any], *, partial: bool, source: str
     if changed:
         _plan(job, rearm=created or bool(changed & set(TIMING_FIELDS)))
     job.save(force_insert=created)
+    if changed:
+        wakeup.notify_jobs_changed()
     return job, created
 
 

@@ -10,8 +10,9 @@ One pass (``tick``):
    outbox entries of what was sent are closed at the start of the next pass.
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
-longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time) nor past
-the next heartbeat. SIGTERM and SIGINT end the sleep at once; the loop finishes its pass, deletes its
+longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time; on
+PostgreSQL a NOTIFY from the change ends the sleep at once, see ``wakeup``) nor past the next
+heartbeat. SIGTERM and SIGINT end the sleep at once; the loop finishes its pass, deletes its
 node row and returns. A database error (a restart, a lost connection) is logged, the connection is
 dropped and the loop tries again a moment later: a scheduler outlives its database's hiccups.
 """
@@ -30,6 +31,7 @@ from typing import Any
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from django_scheduler_api import wakeup
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.engine import declared, dispatch, heartbeat, store
 
@@ -62,6 +64,9 @@ class Scheduler:
         self.clock = clock
         self.heartbeat = heartbeat.Heartbeat(self.node)
         self._stop = threading.Event()
+        # Ends a sleep: set by ``stop`` and, on PostgreSQL, by a NOTIFY that jobs changed.
+        self._wake = threading.Event()
+        self._listener = wakeup.Listener(self._wake)
         self._next_beat = 0.0
         self._next_maintenance = 0.0
         self._unmarked: list[dispatch.Batch] = []  # pushed at their instant, marked sent next pass
@@ -76,19 +81,24 @@ class Scheduler:
 
     def run(self, *, once: bool = False) -> None:
         """Tick until stopped (or once). The caller calls ``start`` first."""
+        if not once:
+            self._listener.start()
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # a change seen during the pass wakes the next sleep at once
                 failed = self._guarded(self.tick) is None
                 if once:
                     break
-                self._stop.wait(ERROR_BACKOFF if failed else self._guarded(self.sleep_time) or 0)
+                self._wake.wait(ERROR_BACKOFF if failed else self._guarded(self.sleep_time) or 0)
         finally:
+            self._listener.stop()
             self._guarded(self.mark_pushed)
             self._guarded(self.heartbeat.stop)
 
     def stop(self, *args: Any) -> None:
         """Ask the loop to finish its pass and return (safe to call from a signal handler)."""
         self._stop.set()
+        self._wake.set()
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
