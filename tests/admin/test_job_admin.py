@@ -199,7 +199,7 @@ def test_add_one_shot_job_without_cron_fires_at_once(admin_client, db):
         (
             {"handler": "nobody.home"},
             "handler",
-            "Unknown handler 'nobody.home'. Registered handlers: tests.echo, tests.exit, tests.fail",
+            "Unknown handler 'nobody.home'. Registered handlers: tests.context, tests.echo, tests.exit",
         ),
         ({"cron_expression": "0 0 25 * * ?"}, "cron_expression", None),
         ({"cron_expression": "* * * * * *"}, "cron_expression", None),
