@@ -83,30 +83,29 @@ def _claim(execution_ids: list[str], started: datetime) -> list[Execution]:
     A claimed row is evidently sent: its ``enqueued_at`` is set here if the scheduler's
     ``store.mark_sent`` skipped it (it skips rows a worker is claiming rather than wait for them).
     """
+    keys = [Execution._meta.pk.to_python(value) for value in execution_ids]
+    if _can_update_returning():
+        return _claim_returning(keys, started)
+    claimed = [key for key in keys if _claim_one(key, started)]
+    return list(Execution.objects.filter(pk__in=claimed))
+
+
+def _claim_returning(keys: list[Any], started: datetime) -> list[Execution]:
+    """The claim as one ``UPDATE ... RETURNING``; rows are locked in id order where the database locks
+    rows (two claims, or a claim and another writer, locking shared rows in different orders would
+    deadlock)."""
     pk = Execution._meta.pk
-    keys = [pk.to_python(value) for value in execution_ids]
-    if not _can_update_returning():
-        claimed = [key for key in keys if _claim_one(key, started)]
-        return list(Execution.objects.filter(pk__in=claimed))
-    table = connection.ops.quote_name(Execution._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(keys))
+    table, column = connection.ops.quote_name(Execution._meta.db_table), connection.ops.quote_name(pk.column)
     when = Execution._meta.get_field("started_at").get_db_prep_value(started, connection)
-    params = [
-        Execution.Status.RUNNING,
-        when,
-        when,
-        *(pk.get_db_prep_value(key, connection) for key in keys),
-        Execution.Status.QUEUED,
-    ]
-    where = f"id IN ({placeholders}) AND status = %s"
+    ids = [pk.get_db_prep_value(key, connection) for key in keys]
+    where = f"{column} IN ({', '.join(['%s'] * len(ids))}) AND status = %s"
     if connection.features.has_select_for_update:
-        # Lock in id order: two claims (or a claim and another writer) locking shared rows in different
-        # orders would deadlock.
-        where = f"id IN (SELECT id FROM {table} WHERE {where} ORDER BY id FOR UPDATE)"
+        where = f"{column} IN (SELECT {column} FROM {table} WHERE {where} ORDER BY {column} FOR UPDATE)"
     sql = (
         f"UPDATE {table} SET status = %s, started_at = %s, enqueued_at = COALESCE(enqueued_at, %s) "
         f"WHERE {where} RETURNING *"
     )
+    params = [Execution.Status.RUNNING, when, when, *ids, Execution.Status.QUEUED]
     return list(Execution.objects.raw(sql, params))
 
 

@@ -194,3 +194,14 @@ def test_a_real_qcluster_worker_starts_the_handlers_of_a_task_together(qcluster)
     wait_for(lambda: all(finished(e).is_finished for e in together), timeout=60)
     assert set(statuses(together)) == {Execution.Status.SUCCEEDED}
     assert len({finished(e).task_id for e in together}) == 2
+
+
+@pytest.mark.django_db
+def test_without_update_returning_the_claim_takes_one_update_per_execution(monkeypatch):
+    """MySQL and MariaDB cannot return rows from an UPDATE; the claim falls back to one each."""
+    monkeypatch.setattr("django_scheduler_api.execution._can_update_returning", lambda: False)
+    queued, cancelled = make_executions(2, "tests.echo")
+    Execution.objects.filter(pk=cancelled.pk).update(status=Execution.Status.CANCELLED)
+    outcomes = run_executions([str(queued.id), str(cancelled.id)])
+    assert outcomes == {str(queued.id): Execution.Status.SUCCEEDED, str(cancelled.id): NOT_QUEUED}
+    assert finished(queued).enqueued_at == finished(queued).started_at
