@@ -205,3 +205,22 @@ def test_without_update_returning_the_claim_takes_one_update_per_execution(monke
     outcomes = run_executions([str(queued.id), str(cancelled.id)])
     assert outcomes == {str(queued.id): Execution.Status.SUCCEEDED, str(cancelled.id): NOT_QUEUED}
     assert finished(queued).enqueued_at == finished(queued).started_at
+
+
+@pytest.mark.integration
+def test_an_execution_whose_task_fails_outside_the_handler_becomes_lost(qcluster):
+    """A real worker fails the task before any claim (an id it cannot read); the scheduler's
+    maintenance finds the failure django-q2 saved and does not wait EXECUTION_TIMEOUT."""
+    from django_q.models import Failure
+    from django_q.tasks import async_task
+
+    from django_scheduler_api.engine import store
+    from django_scheduler_api.execution import TASK
+
+    execution = make_execution()
+    async_task(TASK, [str(execution.id), "not-an-id"], sync=False)
+    wait_for(lambda: Failure.objects.filter(func=TASK).exists(), timeout=60)
+    assert finished(execution).status == Execution.Status.QUEUED
+    assert store.mark_failed_tasks(timezone.now(), since=timezone.now() - timedelta(minutes=5)) == 1
+    assert finished(execution).status == Execution.Status.LOST
+    assert "ValidationError" in finished(execution).error or "not-an-id" in finished(execution).error

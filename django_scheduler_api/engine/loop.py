@@ -179,7 +179,8 @@ class Scheduler:
             self._maintain(now, stats)
 
     def _maintain(self, now: datetime, stats: TickStats) -> None:
-        stats.lost = store.mark_lost(now, timeout=timedelta(seconds=scheduler_settings.EXECUTION_TIMEOUT))
+        timeout = timedelta(seconds=scheduler_settings.EXECUTION_TIMEOUT)
+        stats.lost = store.mark_lost(now, timeout=timeout) + store.mark_failed_tasks(now, since=now - timeout)
         retention = scheduler_settings.EXECUTION_RETENTION
         if retention is not None:
             stats.pruned = store.prune(now, retention=timedelta(seconds=retention), limit=PRUNE_BATCH)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
@@ -199,14 +200,48 @@ def mark_lost(now: datetime, *, timeout: timedelta) -> int:
     cutoff = now - timeout
     running = Execution.objects.filter(status=Execution.Status.RUNNING, started_at__lt=cutoff)
     never_started = Execution.objects.filter(status=Execution.Status.QUEUED, enqueued_at__lt=cutoff)
-    return _lose(running, now, "its worker stopped answering") + _lose(
-        never_started, now, "django-q2 never started it"
+    return _lose(running, now, "its worker stopped answering within EXECUTION_TIMEOUT.") + _lose(
+        never_started, now, "django-q2 never started it within EXECUTION_TIMEOUT."
     )
 
 
+def mark_failed_tasks(now: datetime, *, since: datetime) -> int:
+    """Executions whose django-q2 task failed outside their handlers (since ``since``) become lost.
+
+    A handler's own failure is recorded by the task. The task itself fails only when what surrounds
+    the handlers raises, the claim or the write of the outcomes (a database error), or its payload
+    cannot be read. django-q2 keeps such a failure, with the execution ids in its arguments; the
+    executions it left queued or running would otherwise wait ``EXECUTION_TIMEOUT`` to be lost.
+    """
+    from django_q.models import Failure
+
+    from django_scheduler_api.execution import TASK
+
+    lost = 0
+    for failure in Failure.objects.filter(func=TASK, stopped__gte=since).only("args", "result"):
+        ids = _execution_ids(failure.args)
+        if ids:
+            carried = Execution.objects.filter(pk__in=ids, status__in=PENDING)
+            lost += _lose(
+                carried, now, f"django-q2 reports that its task failed: {str(failure.result)[:500]}"
+            )
+    return lost
+
+
+def _execution_ids(args: object) -> list[object]:
+    """The valid execution ids among a task's arguments (``run_executions([ids])``)."""
+    values = args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], list) else []
+    ids = []
+    for value in values:
+        try:
+            ids.append(Execution._meta.pk.to_python(value))
+        except ValidationError:
+            continue  # an unreadable id is why some tasks fail; the others are still worth finding
+    return ids
+
+
 def _lose(executions: QuerySet, now: datetime, why: str) -> int:
-    message = f"Lost: {why} within EXECUTION_TIMEOUT."
-    return executions.update(status=Execution.Status.LOST, finished_at=now, error=message)
+    return executions.update(status=Execution.Status.LOST, finished_at=now, error=f"Lost: {why}")
 
 
 def prune(now: datetime, *, retention: timedelta, limit: int) -> int:

@@ -155,3 +155,29 @@ def test_next_due_time_is_the_earliest_planned_fire():
     make_job("e.b", due=t + 2 * SECOND)
     make_job("e.c", due=t, state=Job.State.PAUSED)
     assert store.next_due_time() == t + 2 * SECOND
+
+
+def test_executions_of_a_task_django_q2_reports_failed_become_lost():
+    from django_q.models import Task
+
+    from django_scheduler_api.execution import TASK
+
+    t = timezone.now()
+    job = make_job(due=None)
+    rows = {
+        status: Execution.objects.create(
+            job=job, handler="tests.echo", trigger="manual", status=status, scheduled_fire_time=t, fire_time=t
+        )
+        for status in ("queued", "running", "succeeded")
+    }
+    ids = [str(row.pk) for row in rows.values()] + ["not-an-id"]
+    Task.objects.create(
+        id="f" * 32, name="scheduler:3 fires", func=TASK, args=(ids,), kwargs={}, started=t, stopped=t,
+        result="OperationalError: connection lost", success=False,
+    )  # fmt: skip
+    assert store.mark_failed_tasks(t, since=t - timedelta(minutes=1)) == 2
+    status = dict(Execution.objects.values_list("pk", "status"))
+    assert [status[rows[s].pk] for s in ("queued", "running", "succeeded")] == ["lost", "lost", "succeeded"]
+    error = Execution.objects.get(pk=rows["queued"].pk).error
+    assert error == "Lost: django-q2 reports that its task failed: OperationalError: connection lost"
+    assert store.mark_failed_tasks(t, since=t + timedelta(minutes=1)) == 0  # older failures are not read
