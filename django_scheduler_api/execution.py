@@ -18,7 +18,7 @@ import json
 import logging
 import traceback as tb
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -51,11 +51,16 @@ def enqueue_on_commit(executions: list[Execution]) -> None:
     transaction.on_commit(lambda: enqueue(executions))
 
 
-def run_executions(execution_ids: list[str]) -> dict[str, str]:
+def run_executions(execution_ids: list[str], start_at: float | None = None) -> dict[str, str]:
     """The django-q2 task: run the handlers of these executions, each exactly once, and record the
-    outcomes. Returns each execution's final status (``not-queued`` for one it did not run)."""
+    outcomes. Returns each execution's final status (``not-queued`` for one it did not run).
+
+    ``start_at`` (Unix time) is the fire instant of a task handed over ahead of it (``LOOKAHEAD``):
+    the executions are claimed at once and their handlers start at that instant, not before.
+    """
     outcomes = dict.fromkeys(map(str, execution_ids), NOT_QUEUED)
-    executions = _claim(execution_ids, timezone.now())
+    now = timezone.now()
+    executions = _claim(execution_ids, _start_time(start_at, now), now)
     if len(executions) < len(outcomes):
         logger.info(
             "%d of %d executions are not queued any more; not running them.",
@@ -63,12 +68,19 @@ def run_executions(execution_ids: list[str]) -> dict[str, str]:
             len(outcomes),
         )
     if len(executions) == 1:
+        handler_threads.wait_until(start_at)
         outcomes[str(executions[0].pk)] = _record(executions[0], _call_handler(executions[0]))
     elif executions:
-        handler_threads.run_together(
-            executions, _call_handler, lambda done: outcomes.update(_record_many(done)), _stopped
-        )
+        record = lambda done: outcomes.update(_record_many(done))  # noqa: E731
+        handler_threads.run_together(executions, _call_handler, record, _stopped, start_at=start_at)
     return outcomes
+
+
+def _start_time(start_at: float | None, now: datetime) -> datetime:
+    """When the handlers start: now, or the fire instant if it is still ahead."""
+    if start_at is None:
+        return now
+    return max(now, datetime.fromtimestamp(start_at, tz=UTC))
 
 
 def run_execution(execution_id: str) -> str:
@@ -76,27 +88,29 @@ def run_execution(execution_id: str) -> str:
     return run_executions([execution_id])[str(execution_id)]
 
 
-def _claim(execution_ids: list[str], started: datetime) -> list[Execution]:
+def _claim(execution_ids: list[str], started: datetime, now: datetime) -> list[Execution]:
     """Move the queued ones of these executions to running and return them, in one statement where
     the database returns rows from an UPDATE (PostgreSQL, SQLite 3.35+), else one UPDATE each.
 
-    A claimed row is evidently sent: its ``enqueued_at`` is set here if the scheduler's
-    ``store.mark_sent`` skipped it (it skips rows a worker is claiming rather than wait for them).
+    ``started`` is when the handlers will start (``started_at``), ``now`` the claim. A claimed row is
+    evidently sent: its ``enqueued_at`` is set to ``now`` unless the scheduler has marked it (it
+    marks at its next pass, and skips rows a worker is claiming rather than wait for them).
     """
     keys = [Execution._meta.pk.to_python(value) for value in execution_ids]
     if _can_update_returning():
-        return _claim_returning(keys, started)
-    claimed = [key for key in keys if _claim_one(key, started)]
+        return _claim_returning(keys, started, now)
+    claimed = [key for key in keys if _claim_one(key, started, now)]
     return list(Execution.objects.filter(pk__in=claimed))
 
 
-def _claim_returning(keys: list[Any], started: datetime) -> list[Execution]:
+def _claim_returning(keys: list[Any], started: datetime, now: datetime) -> list[Execution]:
     """The claim as one ``UPDATE ... RETURNING``; rows are locked in id order where the database locks
     rows (two claims, or a claim and another writer, locking shared rows in different orders would
     deadlock)."""
     pk = Execution._meta.pk
     table, column = connection.ops.quote_name(Execution._meta.db_table), connection.ops.quote_name(pk.column)
-    when = Execution._meta.get_field("started_at").get_db_prep_value(started, connection)
+    prepare = Execution._meta.get_field("started_at").get_db_prep_value
+    start, claimed_at = prepare(started, connection), prepare(now, connection)
     ids = [pk.get_db_prep_value(key, connection) for key in keys]
     where = f"{column} IN ({', '.join(['%s'] * len(ids))}) AND status = %s"
     if connection.features.has_select_for_update:
@@ -105,7 +119,7 @@ def _claim_returning(keys: list[Any], started: datetime) -> list[Execution]:
         f"UPDATE {table} SET status = %s, started_at = %s, enqueued_at = COALESCE(enqueued_at, %s) "
         f"WHERE {where} RETURNING *"
     )
-    params = [Execution.Status.RUNNING, when, when, *ids, Execution.Status.QUEUED]
+    params = [Execution.Status.RUNNING, start, claimed_at, *ids, Execution.Status.QUEUED]
     return list(Execution.objects.raw(sql, params))
 
 
@@ -116,9 +130,9 @@ def _can_update_returning() -> bool:
     return connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
 
 
-def _claim_one(key: Any, started: datetime) -> bool:
+def _claim_one(key: Any, started: datetime, now: datetime) -> bool:
     queued = Execution.objects.filter(pk=key, status=Execution.Status.QUEUED)
-    enqueued = Coalesce("enqueued_at", Value(started, output_field=DateTimeField()))
+    enqueued = Coalesce("enqueued_at", Value(now, output_field=DateTimeField()))
     return bool(queued.update(status=Execution.Status.RUNNING, started_at=started, enqueued_at=enqueued))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
@@ -84,6 +85,8 @@ def run_together(
     call: Callable[[Item], Outcome],
     record: Callable[[list[tuple[Item, Outcome]]], None],
     stopped: Callable[[BaseException], Outcome],
+    *,
+    start_at: float | None = None,
 ) -> None:
     """``call`` every item on its own thread at once; ``record`` the outcomes in batches.
 
@@ -93,9 +96,12 @@ def run_together(
     """
     pool = threads(len(items))
     starts = _Countdown(len(items))
-    futures: dict[Future, Item] = {pool.submit(_on_thread, call, item, starts): item for item in items}
+    futures: dict[Future, Item] = {
+        pool.submit(_on_thread, call, item, starts, start_at): item for item in items
+    }
     pending = set(futures)
     try:
+        wait_until(start_at)
         starts.wait(ALL_STARTED_WAIT)
         wait(pending, timeout=RECORD_DELAY)
         while pending:
@@ -106,14 +112,27 @@ def run_together(
         raise
 
 
-def _on_thread(call: Callable[[Item], Outcome], item: Item, starts: _Countdown) -> Outcome:
-    """One handler on a pool thread; database connections it opens follow Django's lifetime rules."""
+def _on_thread(
+    call: Callable[[Item], Outcome], item: Item, starts: _Countdown, start_at: float | None
+) -> Outcome:
+    """One handler on a pool thread; database connections it opens follow Django's lifetime rules.
+
+    Each thread waits for the fire instant itself, so that all wake together rather than one after
+    another as a dispatching thread would hand them work.
+    """
     close_old_connections()
     try:
+        wait_until(start_at)
         starts.done()
         return call(item)
     finally:
         close_old_connections()
+
+
+def wait_until(start_at: float | None) -> None:
+    """Sleep until ``start_at`` (Unix time) if it is ahead; never start a handler early."""
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
 
 
 class _Countdown:

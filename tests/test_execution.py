@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -224,3 +225,24 @@ def test_an_execution_whose_task_fails_outside_the_handler_becomes_lost(qcluster
     assert store.mark_failed_tasks(timezone.now(), since=timezone.now() - timedelta(minutes=5)) == 1
     assert finished(execution).status == Execution.Status.LOST
     assert "ValidationError" in finished(execution).error or "not-an-id" in finished(execution).error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_task_handed_over_ahead_of_its_instant_starts_the_handlers_at_it(count):
+    batch = make_executions(count, "tests.now")
+    instant = time.time() + 0.3
+    run_executions([str(e.id) for e in batch], start_at=instant)
+    for execution in map(finished, batch):
+        assert execution.status == Execution.Status.SUCCEEDED
+        assert execution.result["now"] >= instant  # not one handler early
+        assert execution.started_at.timestamp() == pytest.approx(instant, abs=1e-3)
+        assert execution.enqueued_at < execution.started_at  # claimed when the task arrived
+
+
+@pytest.mark.django_db
+def test_a_task_picked_up_after_its_instant_starts_at_once():
+    (execution,) = make_executions(1, "tests.now")
+    before = time.time()
+    run_executions([str(execution.id)], start_at=before - 5)
+    assert finished(execution).started_at.timestamp() >= before

@@ -62,8 +62,9 @@ class Batch:
     ``mark_sent`` (``flush`` does both).
 
     With the Redis broker the tasks are built (serialised, signed) when the batch is prepared and
-    only pushed, in one round trip, at ``push``: a scheduler prepares a fire shortly before its
-    instant and pushes at the instant. Other brokers send at ``push``.
+    only pushed, in one round trip, at ``push``; other brokers send at ``push``. A scheduler prepares
+    and pushes a fire up to ``LOOKAHEAD`` before its instant, with ``start_at``: the workers claim the
+    executions at once and start the handlers at the instant.
 
     Marking may come later than pushing. The scheduler marks a pushed batch at its next pass, so
     that at the fire instant the database serves the workers' claims only. Nothing depends on the
@@ -71,8 +72,9 @@ class Batch:
     unmarked by a crash is sent again, which runs nothing twice.
     """
 
-    def __init__(self, executions: list[Execution]) -> None:
+    def __init__(self, executions: list[Execution], *, start_at: datetime | None = None) -> None:
         self.executions = executions
+        self.start_at = start_at
         self.pushed_at: datetime | None = None
         self._pipeline: _PipelinedRedis | None = None
         self._task_ids: list[str] = []
@@ -82,7 +84,7 @@ class Batch:
             broker = _broker()
             if isinstance(broker, Redis):
                 self._pipeline = _PipelinedRedis(broker)
-                self._task_ids = _send_each(executions, self._pipeline)
+                self._task_ids = _send_each(executions, self._pipeline, start_at)
 
     def push(self) -> int:
         """Hand the tasks to the broker; returns how many executions they carry."""
@@ -94,7 +96,7 @@ class Batch:
             from django_q.conf import Conf
 
             with transaction.atomic(using=Conf.ORM or "default"):
-                self._task_ids = _send_each(self.executions, _broker())
+                self._task_ids = _send_each(self.executions, _broker(), self.start_at)
         self.pushed_at = timezone.now()
         return len(self.executions)
 
@@ -132,13 +134,18 @@ def task_size(count: int) -> int:
     return max(1, min(int(scheduler_settings.TASK_BATCH_SIZE), -(-count // workers)))
 
 
-def _send_each(executions: list[Execution], broker: Any) -> list[str]:
-    """Send the executions in tasks of ``task_size``; the task id of each execution, in order."""
+def _send_each(executions: list[Execution], broker: Any, start_at: datetime | None = None) -> list[str]:
+    """Send the executions in tasks of ``task_size``; the task id of each execution, in order.
+
+    ``start_at``: the fire instant of tasks handed over ahead of it, when their handlers must start.
+    """
     from django_q.tasks import async_task
 
     options: dict[str, Any] = {"broker": broker}
     if scheduler_settings.Q_CLUSTER_NAME:
         options["cluster"] = scheduler_settings.Q_CLUSTER_NAME
+    if start_at is not None:
+        options["start_at"] = start_at.timestamp()
     size = task_size(len(executions))
     task_ids: list[str] = []
     for start in range(0, len(executions), size):

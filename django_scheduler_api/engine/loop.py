@@ -6,8 +6,9 @@ One pass (``tick``):
    every ``MAINTENANCE_INTERVAL`` also lost executions, old executions and dead nodes;
 2. claim due jobs in batches of ``CLAIM_BATCH_SIZE`` until a batch comes back short; each batch is
    recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
-   ``LOOKAHEAD`` seconds are claimed and prepared that much early and sent at their instant; the
-   outbox entries of what was sent are closed at the start of the next pass.
+   ``LOOKAHEAD`` seconds are claimed and sent that much early, with their instant, at which the
+   workers start the handlers; the outbox entries of what was sent are closed at the start of the
+   next pass.
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
 longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time; on
@@ -126,8 +127,10 @@ class Scheduler:
     def dispatch_due(self, stats: TickStats | None = None) -> TickStats:
         """Claim and send due jobs, batch after batch, until none is left.
 
-        A fire due within ``LOOKAHEAD`` seconds is prepared now (claimed, recorded, its tasks built)
-        and handed to the broker at its instant, so the claim's cost is not added to its lag.
+        A fire due within ``LOOKAHEAD`` seconds is claimed, recorded and handed to django-q2 now, with
+        its instant: a worker claims its executions at once and starts the handlers at that instant
+        (``execution.run_executions``), so neither the scheduler's work nor the worker's is added to
+        the fire's lag.
         """
         stats = stats or TickStats()
         limit = scheduler_settings.CLAIM_BATCH_SIZE
@@ -138,8 +141,7 @@ class Scheduler:
             claim = store.claim_due(
                 instant, node=self.node, limit=limit, threshold=scheduler_settings.misfire_threshold
             )
-            batch = dispatch.Batch(claim.to_send)
-            time.sleep(max(0.0, (instant - self.clock()).total_seconds()))  # never early, even when stopping
+            batch = dispatch.Batch(claim.to_send, start_at=instant)
             stats.sent += batch.push()
             self._unmarked.append(batch)
             stats.claimed += claim.jobs

@@ -66,15 +66,16 @@ def test_sleep_lasts_until_the_next_fire_but_at_most_max_sleep():
     assert scheduler.sleep_time() == 0.0
 
 
-def test_a_fire_within_the_lookahead_is_prepared_early_and_sent_at_its_instant(settings):
+def test_a_fire_within_the_lookahead_is_handed_over_early_and_starts_at_its_instant(settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "LOOKAHEAD": 0.3}
     due = timezone.now() + timedelta(seconds=0.2)
-    make_job(due=due, cron="0 0 0 * * ?")
+    make_job(due=due, cron="0 0 0 * * ?", handler="tests.now")
     stats = Scheduler("test:ahead").dispatch_due()
     assert stats.sent == 1
     (execution,) = executions()
     assert execution.scheduled_fire_time == due and execution.fire_time == due
-    assert execution.enqueued_at >= due  # handed over at the instant, not when prepared
+    assert execution.enqueued_at < due  # claimed by the worker ahead of the instant
+    assert execution.started_at == due and execution.result["now"] >= due.timestamp()  # never early
 
 
 def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplog):

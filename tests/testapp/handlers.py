@@ -71,3 +71,9 @@ def context(ctx):
             ("next_fire_time", ctx.next_fire_time),
         )
     }
+
+
+@handler("tests.now")
+def now(ctx):
+    """Return the wall-clock time the handler started (Unix seconds)."""
+    return {"now": time.time()}
