@@ -47,8 +47,9 @@ DEFAULTS: dict[str, Any] = {
     # cluster's workers; a task starts its handlers together, each on a thread of its worker.
     # 1: one task (and one worker process) per execution.
     "TASK_BATCH_SIZE": 25,
-    # Seconds before a fire instant that a scheduler claims and prepares it, to send it at the instant
-    # (0: claim at the instant). A job paused or deleted within this window before a fire still fires.
+    # Seconds before a fire instant that a scheduler claims it and hands it to the workers, which claim
+    # its executions at once and start the handlers at the instant (0: all of it at the instant).
+    # A job paused or deleted within this window before a fire still fires.
     "LOOKAHEAD": 0.1,
     # An execution enqueued but never picked up is re-enqueued after this many seconds (the outbox).
     "ENQUEUE_GRACE": 10,
