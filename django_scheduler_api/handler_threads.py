@@ -88,7 +88,8 @@ def run_together(
     *,
     start_at: float | None = None,
 ) -> None:
-    """``call`` every item on its own thread at once; ``record`` the outcomes in batches.
+    """``call`` every item on its own thread at once (at ``start_at``, Unix time, if it is ahead);
+    ``record`` the outcomes in batches.
 
     If this thread is interrupted (django-q2's timeout raises in it), the items still running are
     recorded with ``stopped(exc)`` before the exception goes on: the worker is about to be replaced,
