@@ -55,6 +55,15 @@ def require_redis() -> None:
     )
 
 
+def postgres_suite_only(feature: str) -> None:
+    """Skip a test of PostgreSQL-only behaviour when the suite runs on another database.
+
+    Not a missing service: ``make test-postgres`` (which CI runs too) runs the test.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip(f"{feature}: PostgreSQL only; `make test-postgres` runs this test")
+
+
 def require_executable(name: str, package: str) -> str:
     path = shutil.which(name)
     require(path is not None, f"needs {name} (apt-get install {package})")

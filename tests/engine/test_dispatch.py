@@ -15,6 +15,7 @@ from django_scheduler_api.engine import dispatch, store
 from django_scheduler_api.execution import run_execution
 from django_scheduler_api.models import Execution
 from tests.engine.helpers import executions, make_job, reload
+from tests.support import postgres_suite_only
 
 pytestmark = pytest.mark.django_db
 
@@ -82,8 +83,7 @@ def test_a_manual_trigger_carries_the_jobs_fire_times():
 @pytest.mark.django_db(transaction=True)
 def test_marking_sent_skips_rows_a_worker_is_claiming_and_the_claim_fills_them_in():
     """PostgreSQL: the scheduler never waits on a worker's row lock (nor deadlocks with it)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: PostgreSQL only; `make test-postgres` runs this test")
+    postgres_suite_only("row locks")
     import psycopg
 
     t = timezone.now().replace(microsecond=0) - SECOND

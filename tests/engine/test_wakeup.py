@@ -11,21 +11,16 @@ from django.test import override_settings
 from django_scheduler_api import services, wakeup
 from django_scheduler_api.engine import Scheduler
 from django_scheduler_api.models import Execution
-from tests.support import wait_for
+from tests.support import postgres_suite_only, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DAILY = {"handler": "tests.echo", "cron_expression": "0 0 12 * * ?"}
 
 
-def postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; `make test-postgres` runs this test")
-
-
 @pytest.fixture
 def listener():
-    postgres_only()
+    postgres_suite_only("LISTEN/NOTIFY")
     wake = threading.Event()
     listening = wakeup.Listener(wake)
     assert listening.start()
@@ -70,7 +65,7 @@ def run_and_close(scheduler: Scheduler) -> None:
 
 
 def test_a_sleeping_scheduler_fires_a_new_job_long_before_max_sleep():
-    postgres_only()
+    postgres_suite_only("LISTEN/NOTIFY")
     scheduler = Scheduler("test:wakeup")
     with override_settings(SCHEDULER_API={"MAX_SLEEP": 300, "HEARTBEAT_INTERVAL": 300}):
         scheduler.start()
