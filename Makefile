@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres lint bench clean
+.PHONY: run test test-postgres lint docs bench clean
 
 # The venv is rebuilt when the project's dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -35,6 +35,11 @@ test: $(VENV)/.installed
 # The same suite with PostgreSQL as the database.
 test-postgres: $(VENV)/.installed
 	SCHEDULER_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site, as CI and Read the Docs build it (every warning is an error).
+docs: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[docs]'
+	$(PY) -m sphinx -W -n -q -b html docs docs/_build/html
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
