@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 from typing import Any
 
@@ -132,3 +133,46 @@ def check_counts(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@register()
+def check_broker_library(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The broker django-q2 will use must be importable: without its client library the scheduler
+    would record a fire and then fail to send it, at the first fire rather than at deployment."""
+    module, extra = broker_client_module(getattr(settings, "Q_CLUSTER", None) or {})
+    if module is None:
+        return []
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        hint = f"pip install {extra}" if extra else f"Install the package that provides {module!r}."
+        return [
+            Error(
+                f"Q_CLUSTER selects a django-q2 broker that needs {module!r}, which cannot be imported "
+                f"({error}).",
+                hint=hint + " Or use the database as the broker: Q_CLUSTER['orm'] = 'default'.",
+                id="django_scheduler_api.E003",
+            )
+        ]
+    return []
+
+
+def broker_client_module(q_cluster: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The module the configured broker imports, and what to pip install for it.
+
+    Follows the order in which ``django_q.brokers.get_broker`` chooses: a custom class, IronMQ, SQS,
+    the ORM, MongoDB, and otherwise Redis, which is django-q2's default even when no ``redis`` key is set.
+    """
+    if q_cluster.get("broker_class"):
+        return str(q_cluster["broker_class"]).rpartition(".")[0], None
+    if q_cluster.get("iron_mq"):
+        return "iron_mq", "iron-mq"
+    if isinstance(q_cluster.get("sqs"), dict):
+        return "boto3", "boto3"
+    if q_cluster.get("orm"):
+        return None, None
+    if q_cluster.get("mongo"):
+        return "pymongo", "pymongo"
+    if q_cluster.get("django_redis"):
+        return "django_redis", "django-redis"
+    return "redis", "'django-scheduler-api[redis]'"

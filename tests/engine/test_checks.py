@@ -1,11 +1,16 @@
-"""System checks of the engine: SQLite usable by several processes, counts that can run."""
+"""System checks of the engine: SQLite usable by several processes, counts that can run, a broker
+whose client library is installed."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 from django.test import override_settings
 
 from django_scheduler_api.checks import (
+    broker_client_module,
+    check_broker_library,
     check_counts,
     check_sqlite_transaction_mode,
     sqlite_transaction_warnings,
@@ -34,3 +39,50 @@ def test_a_count_setting_that_is_not_a_positive_whole_number_is_an_error(value):
 
 def test_the_default_counts_pass():
     assert check_counts() == []
+
+
+ORM = {"name": "t", "orm": "default"}
+REDIS = {"name": "t", "redis": "redis://127.0.0.1:6379/15"}
+
+
+@pytest.mark.parametrize(
+    ("q_cluster", "module"),
+    [
+        (ORM, None),
+        (REDIS, "redis"),
+        ({"name": "t"}, "redis"),  # django-q2's default broker is Redis
+        ({"name": "t", "django_redis": "default"}, "django_redis"),
+        ({"name": "t", "sqs": {"aws_region": "eu-west-1"}}, "boto3"),
+        ({"name": "t", "mongo": {"host": "127.0.0.1"}}, "pymongo"),
+        ({"name": "t", "iron_mq": {"token": "x"}}, "iron_mq"),
+        ({"name": "t", "broker_class": "myproject.brokers.Custom", "orm": "default"}, "myproject.brokers"),
+    ],
+)
+def test_the_broker_module_follows_django_q2s_choice(q_cluster, module):
+    assert broker_client_module(q_cluster)[0] == module
+
+
+def test_a_redis_broker_without_the_redis_library_is_an_error(monkeypatch):
+    # None in sys.modules makes `import redis` raise ImportError, as on an install without the extra.
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with override_settings(Q_CLUSTER=REDIS):
+        (error,) = check_broker_library()
+    assert error.id == "django_scheduler_api.E003"
+    assert "'redis'" in error.msg and "django-scheduler-api[redis]" in error.hint
+
+
+def test_the_orm_broker_needs_no_library(monkeypatch):
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with override_settings(Q_CLUSTER=ORM):
+        assert check_broker_library() == []
+
+
+def test_an_installed_broker_library_passes():
+    with override_settings(Q_CLUSTER=REDIS):
+        assert check_broker_library() == []
+
+
+def test_a_missing_custom_broker_module_is_an_error():
+    with override_settings(Q_CLUSTER={"name": "t", "broker_class": "no_such_package.brokers.Broker"}):
+        (error,) = check_broker_library()
+    assert "no_such_package.brokers" in error.msg
