@@ -12,7 +12,7 @@ class SchedulerApiConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from django_scheduler_api import checks  # noqa: F401  (registers the checks)
-        from django_scheduler_api.handler_threads import warm_up
+        from django_scheduler_api.engine.handler_threads import warm_up
         from django_scheduler_api.registry import autodiscover
 
         autodiscover()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from django_scheduler_api import planning, wakeup
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.execution import enqueue_on_commit
+from django_scheduler_api.engine.dispatch import enqueue_on_commit
 from django_scheduler_api.models import Execution, Job, SchedulerNode
 
 _ID_SEPARATORS = re.compile(r"[,;]")

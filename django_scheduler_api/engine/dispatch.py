@@ -4,13 +4,14 @@ A scheduler sending thousands of fires a second needs few round trips and few ta
 together are packed into tasks of several executions each (``task_size``), one broker connection
 serves a whole batch, Redis pushes go through one pipeline, ORM-broker inserts share one
 transaction, and the outbox entries are closed with one bulk update. Manual triggers
-(``execution.enqueue``) take the same path.
+(``enqueue``) take the same path.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.engine import store
-from django_scheduler_api.execution import TASK
+from django_scheduler_api.engine.worker import TASK
 from django_scheduler_api.models import Execution
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,16 @@ class Batch:
         count = self.push()
         self.mark_sent()
         return count
+
+
+def enqueue(executions: Iterable[Execution]) -> int:
+    """Send executions to django-q2 and mark them enqueued (their outbox entries are then done)."""
+    return send(list(executions))
+
+
+def enqueue_on_commit(executions: list[Execution]) -> None:
+    """Enqueue after the surrounding transaction commits: a worker must find the rows it is given."""
+    transaction.on_commit(lambda: enqueue(executions))
 
 
 def send(executions: list[Execution]) -> int:

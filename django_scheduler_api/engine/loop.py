@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from django_scheduler_api import wakeup
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.engine import declared, dispatch, heartbeat, store
+from django_scheduler_api.engine import dispatch, heartbeat, store, worker
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +74,9 @@ class Scheduler:
 
     # -- running --------------------------------------------------------------------------------
 
-    def start(self) -> declared.SyncReport:
-        """Load the jobs declared in code and announce the node."""
-        report = declared.sync_declared_jobs(self.clock())
+    def start(self) -> None:
+        """Announce the node. (The ``run_scheduler`` command loads the jobs declared in code first.)"""
         self.heartbeat.beat(self.clock())
-        return report
 
     def run(self, *, once: bool = False) -> None:
         """Tick until stopped (or once). The caller calls ``start`` first."""
@@ -129,7 +127,7 @@ class Scheduler:
 
         A fire due within ``LOOKAHEAD`` seconds is claimed, recorded and handed to django-q2 now, with
         its instant: a worker claims its executions at once and starts the handlers at that instant
-        (``execution.run_executions``), so neither the scheduler's work nor the worker's is added to
+        (``worker.run_executions``), so neither the scheduler's work nor the worker's is added to
         the fire's lag.
         """
         stats = stats or TickStats()
@@ -182,7 +180,9 @@ class Scheduler:
 
     def _maintain(self, now: datetime, stats: TickStats) -> None:
         timeout = timedelta(seconds=scheduler_settings.EXECUTION_TIMEOUT)
-        stats.lost = store.mark_lost(now, timeout=timeout) + store.mark_failed_tasks(now, since=now - timeout)
+        tasks = (worker.TASK, *worker.FORMER_TASKS)
+        failed = store.mark_failed_tasks(now, since=now - timeout, tasks=tasks)
+        stats.lost = store.mark_lost(now, timeout=timeout) + failed
         retention = scheduler_settings.EXECUTION_RETENTION
         if retention is not None:
             stats.pruned = store.prune(now, retention=timedelta(seconds=retention), limit=PRUNE_BATCH)

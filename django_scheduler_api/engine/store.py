@@ -1,4 +1,5 @@
-"""Every query the scheduler makes: claim due jobs, record fires, the outbox, lost and old executions.
+"""Every query of the engine: claim due jobs, record fires, the outbox, lost and old executions, and
+the worker's claim of its executions and record of their outcomes.
 
 This is the only database-specific module of the engine. Correctness never rests on a lock alone:
 
@@ -16,13 +17,15 @@ This is the only database-specific module of the engine. Correctness never rests
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from django_scheduler_api import planning
 from django_scheduler_api.models import Execution, Job
@@ -42,6 +45,10 @@ CLAIM_FIELDS = (
     "previous_fire_time",
 )
 PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
+# The columns an execution's outcome writes.
+OUTCOME_FIELDS = ("status", "finished_at", "duration_ms", "result", "error", "traceback")
+# SQLite returns rows from an UPDATE since this version (PostgreSQL always has; MySQL and MariaDB not).
+SQLITE_UPDATE_RETURNING = (3, 35)
 # Up to this many distinct (next, previous) pairs are written with one UPDATE each; more use one
 # CASE-based bulk update. Jobs sharing a schedule share the pair, so the common case is one UPDATE.
 GROUPED_UPDATE_LIMIT = 8
@@ -205,20 +212,19 @@ def mark_lost(now: datetime, *, timeout: timedelta) -> int:
     )
 
 
-def mark_failed_tasks(now: datetime, *, since: datetime) -> int:
+def mark_failed_tasks(now: datetime, *, since: datetime, tasks: Iterable[str]) -> int:
     """Executions whose django-q2 task failed outside their handlers (since ``since``) become lost.
 
     A handler's own failure is recorded by the task. The task itself fails only when what surrounds
     the handlers raises, the claim or the write of the outcomes (a database error), or its payload
     cannot be read. django-q2 keeps such a failure, with the execution ids in its arguments; the
     executions it left queued or running would otherwise wait ``EXECUTION_TIMEOUT`` to be lost.
+    ``tasks`` are the task's dotted paths (``worker.TASK`` and its former paths).
     """
     from django_q.models import Failure
 
-    from django_scheduler_api.execution import TASK
-
     lost = 0
-    for failure in Failure.objects.filter(func=TASK, stopped__gte=since).only("args", "result"):
+    for failure in Failure.objects.filter(func__in=list(tasks), stopped__gte=since).only("args", "result"):
         ids = _execution_ids(failure.args)
         if ids:
             carried = Execution.objects.filter(pk__in=ids, status__in=PENDING)
@@ -258,7 +264,7 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
     PostgreSQL gets one ``UPDATE ... FROM unnest(ids, task ids)`` and other databases one statement
     executed for many rows. On PostgreSQL the rows a worker is claiming at this moment are skipped,
     not waited for: the scheduler's next fires must not wait on workers, and the claim sets
-    ``enqueued_at`` itself (``execution._claim``). Waiting would also risk a deadlock, two statements
+    ``enqueued_at`` itself (``claim_executions``). Waiting would also risk a deadlock, two statements
     locking shared rows in different orders.
     """
     if not executions:
@@ -282,3 +288,78 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
             cursor.executemany(sql, [(when, t, i) for t, i in zip(task_ids, ids, strict=True)])
     for execution, task_id in zip(executions, task_ids, strict=True):
         execution.enqueued_at, execution.task_id = now, task_id
+
+
+# -- the worker's queries ----------------------------------------------------------------------------
+
+
+def claim_executions(execution_ids: Iterable[Any], *, started: datetime, now: datetime) -> list[Execution]:
+    """Move the queued ones of these executions to running and return them: one ``UPDATE ...
+    RETURNING`` where the database returns rows from an UPDATE (``update_returns_rows``), else one
+    conditional UPDATE each and a read.
+
+    ``started`` is when the handlers will start (``started_at``), ``now`` the claim. A claimed row is
+    evidently sent: its ``enqueued_at`` is set to ``now`` unless the scheduler has marked it (it
+    marks at its next pass, and skips rows a worker is claiming rather than wait for them).
+    """
+    keys = [Execution._meta.pk.to_python(value) for value in execution_ids]
+    if update_returns_rows():
+        return _claim_returning(keys, started, now)
+    claimed = [key for key in keys if _claim_one(key, started, now)]
+    return list(Execution.objects.filter(pk__in=claimed))
+
+
+def update_returns_rows() -> bool:
+    """Whether this database returns rows from an ``UPDATE`` (``UPDATE ... RETURNING``).
+
+    Decided by vendor and version, not by Django's ``can_return_columns_from_insert``, which answers
+    for INSERT: PostgreSQL always; SQLite from 3.35; MySQL never; MariaDB only for INSERT and DELETE.
+    """
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        return connection.Database.sqlite_version_info >= SQLITE_UPDATE_RETURNING
+    return False
+
+
+def _claim_returning(keys: list[Any], started: datetime, now: datetime) -> list[Execution]:
+    """The claim as one ``UPDATE ... RETURNING``; rows are locked in id order where the database locks
+    rows (two claims, or a claim and another writer, locking shared rows in different orders would
+    deadlock)."""
+    pk = Execution._meta.pk
+    table, column = connection.ops.quote_name(Execution._meta.db_table), connection.ops.quote_name(pk.column)
+    prepare = Execution._meta.get_field("started_at").get_db_prep_value
+    start, claimed_at = prepare(started, connection), prepare(now, connection)
+    ids = [pk.get_db_prep_value(key, connection) for key in keys]
+    where = f"{column} IN ({', '.join(['%s'] * len(ids))}) AND status = %s"
+    if connection.features.has_select_for_update:
+        where = f"{column} IN (SELECT {column} FROM {table} WHERE {where} ORDER BY {column} FOR UPDATE)"
+    sql = (
+        f"UPDATE {table} SET status = %s, started_at = %s, enqueued_at = COALESCE(enqueued_at, %s) "
+        f"WHERE {where} RETURNING *"
+    )
+    params = [Execution.Status.RUNNING, start, claimed_at, *ids, Execution.Status.QUEUED]
+    return list(Execution.objects.raw(sql, params))
+
+
+def _claim_one(key: Any, started: datetime, now: datetime) -> bool:
+    queued = Execution.objects.filter(pk=key, status=Execution.Status.QUEUED)
+    enqueued = Coalesce("enqueued_at", Value(now, output_field=DateTimeField()))
+    return bool(queued.update(status=Execution.Status.RUNNING, started_at=started, enqueued_at=enqueued))
+
+
+def record_outcomes(finished: list[tuple[Execution, dict[str, Any]]]) -> None:
+    """Write finished executions' outcomes (fields of ``OUTCOME_FIELDS``) to the rows still running:
+    one UPDATE for one, one ``bulk_update`` for many. A row something else finished meanwhile (lost,
+    cancelled) keeps what it has."""
+    if not finished:
+        return
+    running = Execution.objects.filter(status=Execution.Status.RUNNING)
+    if len(finished) == 1:
+        execution, outcome = finished[0]
+        running.filter(pk=execution.pk).update(**outcome)
+        return
+    for execution, outcome in finished:
+        for name, value in outcome.items():
+            setattr(execution, name, value)
+    running.bulk_update([execution for execution, _ in finished], OUTCOME_FIELDS)

@@ -12,7 +12,7 @@ from django_q.conf import Conf
 
 from django_scheduler_api import services
 from django_scheduler_api.engine import dispatch, store
-from django_scheduler_api.execution import run_execution
+from django_scheduler_api.engine.worker import run_execution
 from django_scheduler_api.models import Execution
 from tests.engine.helpers import executions, make_job, reload
 from tests.support import postgres_suite_only

@@ -160,7 +160,7 @@ def test_next_due_time_is_the_earliest_planned_fire():
 def test_executions_of_a_task_django_q2_reports_failed_become_lost():
     from django_q.models import Task
 
-    from django_scheduler_api.execution import TASK
+    from django_scheduler_api.engine.worker import TASK
 
     t = timezone.now()
     job = make_job(due=None)
@@ -175,9 +175,10 @@ def test_executions_of_a_task_django_q2_reports_failed_become_lost():
         id="f" * 32, name="scheduler:3 fires", func=TASK, args=(ids,), kwargs={}, started=t, stopped=t,
         result="OperationalError: connection lost", success=False,
     )  # fmt: skip
-    assert store.mark_failed_tasks(t, since=t - timedelta(minutes=1)) == 2
+    assert store.mark_failed_tasks(t, since=t - timedelta(minutes=1), tasks=[TASK]) == 2
     status = dict(Execution.objects.values_list("pk", "status"))
     assert [status[rows[s].pk] for s in ("queued", "running", "succeeded")] == ["lost", "lost", "succeeded"]
     error = Execution.objects.get(pk=rows["queued"].pk).error
     assert error == "Lost: django-q2 reports that its task failed: OperationalError: connection lost"
-    assert store.mark_failed_tasks(t, since=t + timedelta(minutes=1)) == 0  # older failures are not read
+    later = t + timedelta(minutes=1)
+    assert store.mark_failed_tasks(t, since=later, tasks=[TASK]) == 0  # older failures are not read

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.engine import Scheduler
 
 
@@ -24,7 +25,8 @@ class Command(BaseCommand):
         _log_to_console(options["verbosity"])
         scheduler = Scheduler(node_name)
         scheduler.install_signal_handlers()
-        report = scheduler.start()
+        report = sync_declared_jobs()
+        scheduler.start()
         declared = len(report.created) + len(report.updated) + len(report.unchanged)
         self.stdout.write(f"Scheduler {scheduler.node} started ({declared} jobs declared in code).")
         for job_id, problem in report.invalid.items():

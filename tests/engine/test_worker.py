@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_scheduler_api.execution import NOT_QUEUED, enqueue, run_execution, run_executions
+from django_scheduler_api.engine.dispatch import enqueue
+from django_scheduler_api.engine.worker import NOT_QUEUED, TASK, run_execution, run_executions
 from django_scheduler_api.models import Execution, Job
 from tests.support import wait_for
 
@@ -200,7 +201,7 @@ def test_a_real_qcluster_worker_starts_the_handlers_of_a_task_together(qcluster)
 @pytest.mark.django_db
 def test_without_update_returning_the_claim_takes_one_update_per_execution(monkeypatch):
     """MySQL and MariaDB cannot return rows from an UPDATE; the claim falls back to one each."""
-    monkeypatch.setattr("django_scheduler_api.execution._can_update_returning", lambda: False)
+    monkeypatch.setattr("django_scheduler_api.engine.store.update_returns_rows", lambda: False)
     queued, cancelled = make_executions(2, "tests.echo")
     Execution.objects.filter(pk=cancelled.pk).update(status=Execution.Status.CANCELLED)
     outcomes = run_executions([str(queued.id), str(cancelled.id)])
@@ -216,13 +217,13 @@ def test_an_execution_whose_task_fails_outside_the_handler_becomes_lost(qcluster
     from django_q.tasks import async_task
 
     from django_scheduler_api.engine import store
-    from django_scheduler_api.execution import TASK
 
     execution = make_execution()
     async_task(TASK, [str(execution.id), "not-an-id"], sync=False)
     wait_for(lambda: Failure.objects.filter(func=TASK).exists(), timeout=60)
     assert finished(execution).status == Execution.Status.QUEUED
-    assert store.mark_failed_tasks(timezone.now(), since=timezone.now() - timedelta(minutes=5)) == 1
+    since = timezone.now() - timedelta(minutes=5)
+    assert store.mark_failed_tasks(timezone.now(), since=since, tasks=[TASK]) == 1
     assert finished(execution).status == Execution.Status.LOST
     assert "ValidationError" in finished(execution).error or "not-an-id" in finished(execution).error
 

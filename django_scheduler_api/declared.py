@@ -2,7 +2,7 @@
 
 Two sources: ``SCHEDULER_API["JOBS"]`` (a list of dicts with job fields) and handlers registered with
 a schedule, ``@handler("name", schedule="0 * * * * ?", ...)`` (the job's id and handler are the
-handler's name). A scheduler upserts them when it starts, with ``source = code``: the definition in
+handler's name). ``run_scheduler`` upserts them when it starts, with ``source = code``: the definition in
 code wins, but a state set through the API (a job paused by an operator) is kept. A declaration that
 fails validation is logged and left out; the others still load.
 """

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.test import override_settings
 
-from django_scheduler_api import handler_threads
+from django_scheduler_api.engine import handler_threads
 
 
 def test_every_item_runs_on_its_own_thread_and_every_outcome_is_recorded_once():

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from django_scheduler_api.engine.declared import sync_declared_jobs
+from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
 

@@ -1,0 +1,149 @@
+"""The worker side: the django-q2 task that runs executions, and the outcome it records.
+
+One django-q2 task carries the executions of one or more fires (the scheduler packs the fires of an
+instant into a few tasks, see ``dispatch``). The task is idempotent: it runs a handler only if it
+moves the execution from ``queued`` to ``running`` itself, in one conditional UPDATE for the whole
+task (``store.claim_executions``). So a task delivered twice (an outbox re-send, a broker retry) or an
+execution cancelled meanwhile never runs a handler twice or at all. Whatever a handler does, raises
+or returns, the worker survives and the execution records the outcome.
+
+A task of one execution runs its handler on the worker's own thread, as any django-q2 task. A task of
+several starts them together, each on a thread of the worker's pool (``handler_threads``), so a slow
+handler delays no other's start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback as tb
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+
+from django_scheduler_api.context import JobContext
+from django_scheduler_api.engine import handler_threads, store
+from django_scheduler_api.models import Execution
+from django_scheduler_api.registry import registry
+
+logger = logging.getLogger(__name__)
+
+# The dotted path django-q2 stores with each task and imports on the worker.
+TASK = f"{__name__}.run_executions"
+# Paths of the same task in earlier releases, still found in brokers and in django-q2's failures.
+FORMER_TASKS = ("django_scheduler_api.execution.run_executions",)
+NOT_QUEUED = "not-queued"
+
+
+def run_executions(execution_ids: list[str], start_at: float | None = None) -> dict[str, str]:
+    """The django-q2 task: run the handlers of these executions, each exactly once, and record the
+    outcomes. Returns each execution's final status (``not-queued`` for one it did not run).
+
+    ``start_at`` (Unix time) is the fire instant of a task handed over ahead of it (``LOOKAHEAD``):
+    the executions are claimed at once and their handlers start at that instant, not before.
+    """
+    outcomes = dict.fromkeys(map(str, execution_ids), NOT_QUEUED)
+    now = timezone.now()
+    executions = store.claim_executions(execution_ids, started=_start_time(start_at, now), now=now)
+    if len(executions) < len(outcomes):
+        logger.info(
+            "%d of %d executions are not queued any more; not running them.",
+            len(outcomes) - len(executions),
+            len(outcomes),
+        )
+    if len(executions) == 1:
+        handler_threads.wait_until(start_at)
+        outcomes.update(_record([(executions[0], _call_handler(executions[0]))]))
+    elif executions:
+        record = lambda done: outcomes.update(_record(done))  # noqa: E731
+        handler_threads.run_together(executions, _call_handler, record, _stopped, start_at=start_at)
+    return outcomes
+
+
+def run_execution(execution_id: str) -> str:
+    """Run one execution (a task of one); its final status, or ``not-queued``."""
+    return run_executions([execution_id])[str(execution_id)]
+
+
+def _start_time(start_at: float | None, now: datetime) -> datetime:
+    """When the handlers start: now, or the fire instant if it is still ahead."""
+    if start_at is None:
+        return now
+    return max(now, datetime.fromtimestamp(start_at, tz=UTC))
+
+
+def _record(finished: list[tuple[Execution, dict[str, Any]]]) -> dict[str, str]:
+    """Store outcomes, each with its duration from the claim to the handler's end; their statuses."""
+    store.record_outcomes([(execution, _with_duration(execution, done)) for execution, done in finished])
+    return {str(execution.pk): outcome["status"] for execution, outcome in finished}
+
+
+def _with_duration(execution: Execution, outcome: dict[str, Any]) -> dict[str, Any]:
+    elapsed = outcome["finished_at"] - execution.started_at
+    return {"duration_ms": max(0, int(elapsed.total_seconds() * 1000)), **outcome}
+
+
+def _stopped(exc: BaseException) -> dict[str, Any]:
+    """The outcome of a handler still running when its task was stopped."""
+    return {
+        "status": Execution.Status.FAILED,
+        "finished_at": timezone.now(),
+        "error": f"The task stopped before the handler finished: {type(exc).__name__}: {exc}",
+        "traceback": "".join(tb.format_exception(exc)),
+    }
+
+
+# -- one handler -------------------------------------------------------------------------------------
+
+
+def _call_handler(execution: Execution) -> dict[str, Any]:
+    """Run the handler; turn every way it can end into the fields of a finished execution."""
+    try:
+        func = registry.get(execution.handler).func
+        result = func(_context(execution))
+    except (Exception, SystemExit) as exc:  # a handler must never take the worker down
+        logger.exception("Execution %s of job %s failed.", execution.id, execution.job_id)
+        return _failed(f"{type(exc).__name__}: {exc}", tb.format_exc())
+    problem = _unstorable(result)
+    if problem:
+        logger.error("Execution %s of job %s: %s", execution.id, execution.job_id, problem)
+        return _failed(problem, "")
+    return {"status": Execution.Status.SUCCEEDED, "finished_at": timezone.now(), "result": result}
+
+
+def _failed(error: str, traceback: str) -> dict[str, Any]:
+    return {
+        "status": Execution.Status.FAILED,
+        "finished_at": timezone.now(),
+        "error": error,
+        "traceback": traceback,
+    }
+
+
+def _unstorable(result: Any) -> str | None:
+    """Why ``result`` cannot be stored in the JSON ``result`` column, or None if it can.
+
+    Checked here, before the write, with the rules every supported database's JSON type enforces:
+    JSON values only (no sets, datetimes or objects) and no NaN or infinity, which Python's
+    ``json`` writes by default but PostgreSQL and MariaDB refuse.
+    """
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"The handler's result is not JSON-serialisable: {exc}"
+    return None
+
+
+def _context(execution: Execution) -> JobContext:
+    """The handler's view of its fire, from the row alone (the scheduler put the neighbours there)."""
+    return JobContext(
+        job_id=execution.job_id,
+        execution_id=str(execution.id),
+        trigger=execution.trigger,
+        data=dict(execution.data or {}),
+        fire_time=execution.fire_time,
+        scheduled_fire_time=execution.scheduled_fire_time,
+        previous_fire_time=execution.previous_fire_time,
+        next_fire_time=execution.next_fire_time,
+    )
