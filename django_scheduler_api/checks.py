@@ -10,19 +10,23 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from django_scheduler_api.conf import SETTING_NAME, scheduler_settings
+from django_scheduler_api.middleware import FORWARDING_HEADERS
 
 MIDDLEWARE_PATH = "django_scheduler_api.middleware.LocalOnlyMiddleware"
 
 
 @register(Tags.security)
-def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
-    if MIDDLEWARE_PATH in settings.MIDDLEWARE:
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The API has no login: without the guard, whoever reaches the server can run any handler."""
+    if MIDDLEWARE_PATH in settings.MIDDLEWARE or scheduler_settings.ALLOW_WITHOUT_GUARD:
         return []
     return [
-        Warning(
-            "The scheduler API is not restricted to the local host.",
-            hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE.",
-            id="django_scheduler_api.W001",
+        Error(
+            "The scheduler API is not restricted to the local host: anyone who reaches the server "
+            "can create jobs and run any registered handler.",
+            hint=f"Add {MIDDLEWARE_PATH!r} to MIDDLEWARE, or, if another layer restricts access, "
+            f"set {SETTING_NAME}['ALLOW_WITHOUT_GUARD'] = True.",
+            id="django_scheduler_api.E004",
         )
     ]
 
@@ -73,7 +77,8 @@ def check_declared_jobs(app_configs: Any = None, **kwargs: Any) -> list[Warning]
 
 @register(Tags.security)
 def check_networks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """ALLOWED_NETWORKS and TRUSTED_PROXIES must be IP networks, or the guard would fail on each request."""
+    """ALLOWED_NETWORKS and TRUSTED_PROXIES must be IP networks and FORWARDED_HEADER a forwarding
+    header the guard reads, or the guard would fail on each request."""
     problems = []
     for key in ("ALLOWED_NETWORKS", "TRUSTED_PROXIES"):
         value = getattr(scheduler_settings, key)
@@ -89,6 +94,15 @@ def check_networks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                         id="django_scheduler_api.E001",
                     )
                 )
+    header = scheduler_settings.FORWARDED_HEADER
+    if not isinstance(header, str) or header.lower() not in FORWARDING_HEADERS:
+        problems.append(
+            Error(
+                f"{SETTING_NAME}['FORWARDED_HEADER'] is {header!r}.",
+                hint="Name the header your proxy sets: 'X-Forwarded-For', 'Forwarded' or 'X-Real-IP'.",
+                id="django_scheduler_api.E005",
+            )
+        )
     return problems
 
 

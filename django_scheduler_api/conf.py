@@ -21,10 +21,16 @@ from django.core.signals import setting_changed
 SETTING_NAME = "SCHEDULER_API"
 
 DEFAULTS: dict[str, Any] = {
-    # Access control (SPEC §3): networks whose clients may use the API, and proxies whose
-    # X-Forwarded-For / Forwarded headers are believed.
+    # Access control (docs/api.rst): networks whose clients may use the API, and the proxies whose
+    # forwarding header is believed.
     "ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
     "TRUSTED_PROXIES": [],
+    # The one forwarding header the trusted proxies set (X-Forwarded-For, Forwarded or X-Real-IP);
+    # the others, which a client could have sent through the proxy, make the request a 403.
+    "FORWARDED_HEADER": "X-Forwarded-For",
+    # True only when something else restricts who reaches the API: turns off the system check
+    # (E004) that refuses to start without LocalOnlyMiddleware.
+    "ALLOW_WITHOUT_GUARD": False,
     # Largest request body the API reads, in bytes; larger bodies get 413 before parsing.
     "MAX_BODY_SIZE": 1024 * 1024,
     # The zone a job's cron expression is read in when the job names none.

@@ -1,17 +1,24 @@
-"""The local-host guard for the scheduler's URLs (SPEC §3).
+"""The local-host guard for the scheduler's URLs (docs/api.rst, "Access").
 
 The API has no login: whoever can reach it can run any registered handler. So this middleware decides
 who reaches it, before a view runs or a byte of the body is read:
 
-1. the client address must be in ``ALLOWED_NETWORKS`` (403). ``X-Forwarded-For``/``Forwarded`` are
-   believed only when the direct peer is one of ``TRUSTED_PROXIES``; then the client is the right-most
-   address that is not a trusted proxy (the left-most ones are whatever the client chose to send);
-2. a browser page of another site must not drive the API (403): an ``Origin`` that is not the
-   server's own, or ``Sec-Fetch-Site: cross-site``, is refused. Together with the JSON-only body
-   (a cross-site form cannot send ``application/json`` without a CORS preflight, which is refused as
+1. the client address must be in ``ALLOWED_NETWORKS`` (403). A request that carries a forwarding
+   header (``Forwarded``, ``X-Forwarded-For``, ``X-Real-IP``) was relayed by a proxy: unless its direct
+   peer is one of ``TRUSTED_PROXIES`` it is refused, because a reverse proxy on the same host would
+   otherwise make every internet client look local. From a trusted proxy only ``FORWARDED_HEADER``
+   (the one header the proxy sets) is believed, and the client is the right-most address in it that
+   is not a trusted proxy; any other forwarding header came from the client, and is refused;
+2. the ``Host`` header must be one of ``ALLOWED_HOSTS`` (400), checked here rather than left to
+   ``CommonMiddleware``, which a project may not use;
+3. a browser page of another site must not drive the API (403): an ``Origin`` that is not exactly
+   the server's own serialized origin (RFC 6454), or without ``Origin`` a ``Referer`` of another
+   origin, or ``Sec-Fetch-Site: cross-site``, is refused. Together with the JSON-only writes (a
+   cross-site form cannot send ``application/json`` without a CORS preflight, which is refused as
    well) this replaces CSRF tokens, which an API without sessions does not have;
-3. a body larger than ``MAX_BODY_SIZE`` is refused by its ``Content-Length`` (413), and a non-empty
-   POST/PUT/PATCH body must be ``application/json`` (415).
+4. a body larger than ``MAX_BODY_SIZE`` is refused by its ``Content-Length`` (413), and a POST/PUT/PATCH
+   that names a content type, even with no body, must name ``application/json`` (415): the form and
+   ``text/plain`` types are the ones a page of another site can send without asking.
 
 It guards the views of this app only (recognised by the URL's app name), not the admin or the rest of
 the project. Every refusal is JSON ``{"detail": ...}``.
@@ -27,6 +34,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import split_domain_port
 
 from django_scheduler_api.conf import scheduler_settings
 
@@ -34,12 +42,28 @@ APP_NAME = "django_scheduler_api"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# The headers by which proxies say whom they relay for, as their WSGI environ keys.
+FORWARDING_HEADERS = {
+    "forwarded": "HTTP_FORWARDED",
+    "x-forwarded-for": "HTTP_X_FORWARDED_FOR",
+    "x-real-ip": "HTTP_X_REAL_IP",
+}
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+class Refused(Exception):
+    """A request the guard turns away: the status and the sentence the client reads."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
 class LocalOnlyMiddleware:
-    """Refuse requests to the scheduler's views from elsewhere than the local host (SPEC §3)."""
+    """Refuse requests to the scheduler's views from elsewhere than the local host."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -52,7 +76,11 @@ class LocalOnlyMiddleware:
     ) -> HttpResponse | None:
         if not is_guarded(request):
             return None
-        return refuse_client(request) or refuse_cross_site(request) or refuse_body(request)
+        try:
+            check_request(request)
+        except Refused as refusal:
+            return JsonResponse({"detail": refusal.detail}, status=refusal.status)
+        return None
 
 
 def is_guarded(request: HttpRequest) -> bool:
@@ -61,36 +89,60 @@ def is_guarded(request: HttpRequest) -> bool:
     return match is not None and APP_NAME in match.app_names
 
 
-def _refusal(status: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status)
+def check_request(request: HttpRequest) -> None:
+    """Raise ``Refused`` unless the request may reach a view of the API; the checks in order."""
+    check_client(request.META)
+    own = own_origin(request)
+    check_cross_site(request, own)
+    check_body(request)
 
 
 # -- 1. The client's address ----------------------------------------------------------------------
 
 
-def refuse_client(request: HttpRequest) -> HttpResponse | None:
-    address = client_address(request.META)
-    if address is not None and in_networks(address, _networks(tuple(scheduler_settings.ALLOWED_NETWORKS))):
-        return None
-    return _refusal(403, "The scheduler API is only available from the local host.")
+def check_client(meta: dict[str, Any]) -> None:
+    address = client_address(meta)
+    if address is None or not in_networks(address, _networks(tuple(scheduler_settings.ALLOWED_NETWORKS))):
+        raise Refused(403, "The scheduler API is only available from the local host.")
 
 
 def client_address(meta: dict[str, Any]) -> IPAddress | None:
-    """The client's IP address, or None when it cannot be known (then nobody is let in)."""
+    """The client's IP address, or None when it cannot be known (then nobody is let in).
+
+    Raises ``Refused`` for a relayed request that the settings do not allow to be believed.
+    """
     peer = parse_address(meta.get("REMOTE_ADDR", ""))
     proxies = _networks(tuple(scheduler_settings.TRUSTED_PROXIES))
+    present = [name for name, key in FORWARDING_HEADERS.items() if key in meta]
     if peer is None or not in_networks(peer, proxies):
+        if present:
+            raise Refused(
+                403,
+                f"The request was relayed by a proxy ({_title(present[0])} header) that is not "
+                "trusted: list the proxy's address in SCHEDULER_API['TRUSTED_PROXIES'].",
+            )
         return peer
-    if meta.get("HTTP_FORWARDED"):
-        hops = forwarded_for(meta["HTTP_FORWARDED"])
-    else:
-        hops = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    chain = [*hops, str(peer)]
+    believed = str(scheduler_settings.FORWARDED_HEADER).lower()
+    foreign = [name for name in present if name != believed]
+    if foreign:
+        raise Refused(
+            403,
+            f"The {_title(foreign[0])} header is not set by the trusted proxy "
+            f"(SCHEDULER_API['FORWARDED_HEADER'] is {_title(believed)!r}); the client sent it.",
+        )
+    chain = [*relayed_for(believed, meta.get(FORWARDING_HEADERS[believed], "")), str(peer)]
     for raw in reversed(chain):
         address = parse_address(raw)
         if address is None or not in_networks(address, proxies):
             return address
     return parse_address(chain[0])
+
+
+def relayed_for(header: str, value: str) -> list[str]:
+    """The client addresses a forwarding header names, first hop first."""
+    if header == "forwarded":
+        return forwarded_for(value)
+    return [part.strip() for part in value.split(",")] if value.strip() else []
 
 
 def forwarded_for(header: str) -> list[str]:
@@ -102,6 +154,10 @@ def forwarded_for(header: str) -> list[str]:
             if key.strip().lower() == "for":
                 nodes.append(value.strip().strip('"'))
     return nodes
+
+
+def _title(header: str) -> str:
+    return "-".join("IP" if part == "ip" else part.capitalize() for part in header.split("-"))
 
 
 def parse_address(raw: str) -> IPAddress | None:
@@ -129,52 +185,71 @@ def _networks(specs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(spec, strict=False) for spec in specs)
 
 
-# -- 2. Cross-site browser requests ---------------------------------------------------------------
+# -- 2. The host ----------------------------------------------------------------------------------
 
 
-def refuse_cross_site(request: HttpRequest) -> HttpResponse | None:
-    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        return _refusal(403, "Cross-site requests to the scheduler API are refused.")
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return None
+def own_origin(request: HttpRequest) -> str:
+    """The server's origin as a browser serializes it (RFC 6454): ``scheme://host[:port]``, lower
+    case, the port only when not the scheme's default. Validates ``Host`` against ``ALLOWED_HOSTS``."""
     try:
-        own = f"{request.scheme}://{request.get_host()}"
+        host = request.get_host()
     except DisallowedHost:
-        return _refusal(400, "Invalid Host header.")
-    if _origin_key(origin) != _origin_key(own):
-        return _refusal(403, f"Requests from the origin {origin!r} are refused; only {own!r} may call.")
-    return None
+        raise Refused(400, "Invalid Host header: it is not one of ALLOWED_HOSTS.") from None
+    scheme = request.scheme
+    domain, port = split_domain_port(host)  # lower case; an IPv6 literal keeps its brackets
+    if port and not 0 < int(port) < 65536:
+        raise Refused(400, f"Invalid Host header: {host!r}.")
+    if port and int(port) != DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{domain}:{int(port)}"
+    return f"{scheme}://{domain}"
 
 
-def _origin_key(origin: str) -> tuple[str, str, int | None] | None:
-    """(scheme, host, port) with the default port filled in, so ``http://h`` equals ``http://h:80``."""
+# -- 3. Cross-site browser requests ---------------------------------------------------------------
+
+
+def check_cross_site(request: HttpRequest, own: str) -> None:
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        raise Refused(403, "Cross-site requests to the scheduler API are refused.")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        if origin != own:
+            raise Refused(403, f"Requests from the origin {origin!r} are refused; only {own!r} may call.")
+        return
+    referer = request.headers.get("Referer")
+    if referer is not None and referer_origin(referer) != own:
+        raise Refused(403, f"Requests from the page {referer!r} are refused; only pages of {own!r} may call.")
+
+
+def referer_origin(referer: str) -> str | None:
+    """The serialized origin of a ``Referer`` URL, or None when it has none."""
     try:
-        parts = urlsplit(origin.strip())
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+        parts = urlsplit(referer)
+        port = parts.port
     except ValueError:
         return None
-    if not parts.scheme or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
         return None
-    return parts.scheme.lower(), parts.hostname.lower(), port
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}"
 
 
-# -- 3. The body ----------------------------------------------------------------------------------
+# -- 4. The body ----------------------------------------------------------------------------------
 
 
-def refuse_body(request: HttpRequest) -> HttpResponse | None:
+def check_body(request: HttpRequest) -> None:
     raw_length = request.META.get("CONTENT_LENGTH") or "0"
-    try:
-        length = int(raw_length)
-    except ValueError:
-        return _refusal(400, f"Invalid Content-Length: {raw_length!r}.")
-    if length < 0:
-        return _refusal(400, f"Invalid Content-Length: {raw_length!r}.")
+    if not (raw_length.isascii() and raw_length.isdigit()):
+        raise Refused(400, f"Invalid Content-Length: {raw_length!r}.")
+    length = int(raw_length)
     limit = scheduler_settings.MAX_BODY_SIZE
     if length > limit:
-        return _refusal(413, f"The body has {length} bytes; the limit is {limit}.")
-    if length and request.method in WRITE_METHODS:
-        media_type = request.META.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
-            return _refusal(415, f"Send the body as application/json, not {media_type or 'untyped'}.")
-    return None
+        raise Refused(413, f"The body has {length} bytes; the limit is {limit}.")
+    if request.method not in WRITE_METHODS:
+        return
+    content_type = request.META.get("CONTENT_TYPE", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    if (length or media_type) and media_type != "application/json":
+        raise Refused(415, f"Send the body as application/json, not {media_type or 'untyped'}.")

@@ -8,18 +8,22 @@ without a foreign-key constraint so that history outlives the job it belongs to.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-JOB_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,200}$"
-job_id_validator = RegexValidator(
-    JOB_ID_PATTERN,
-    "Use 1-200 characters: letters, digits and . _ - :",
-    code="invalid_id",
-)
+# Not dots alone: clients rewrite ``.`` and ``..`` in a URL path, so such a job could not be reached.
+JOB_ID_PATTERN = r"^(?!\.+$)[A-Za-z0-9._:\-]{1,200}$"
+JOB_ID_MESSAGE = "Use 1-200 characters: letters, digits and . _ - :, not dots alone"
+job_id_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
+
+
+def is_job_id(text: object) -> bool:
+    """Whether ``text`` could be a job's id; anything else names no job (and never reaches a query)."""
+    return isinstance(text, str) and re.fullmatch(JOB_ID_PATTERN, text) is not None
 
 
 class Job(models.Model):

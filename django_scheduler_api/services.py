@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_scheduler_api import planning, wakeup
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
-from django_scheduler_api.models import Execution, Job, SchedulerNode
+from django_scheduler_api.models import Execution, Job, SchedulerNode, is_job_id
 
 _ID_SEPARATORS = re.compile(r"[,;]")
 
@@ -53,7 +53,7 @@ def select_jobs(ids: list[str], *, default: Any = None, lock: bool = True) -> li
         queryset = queryset.select_for_update()
     if not ids:
         return list(queryset.order_by("id"))
-    found = {job.id: job for job in queryset.filter(id__in=ids)}
+    found = {job.id: job for job in queryset.filter(id__in=[i for i in ids if is_job_id(i)])}
     missing = [i for i in ids if i not in found]
     if missing:
         raise UnknownJobs(missing)
@@ -124,7 +124,7 @@ def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Exe
 @transaction.atomic
 def delete_job(job_id: str) -> None:
     """Delete a job and cancel its executions still waiting in the queue; history stays."""
-    deleted, _ = Job.objects.filter(pk=job_id).delete()
+    deleted = Job.objects.filter(pk=job_id).delete()[0] if is_job_id(job_id) else 0
     if not deleted:
         raise UnknownJobs([job_id])
     Execution.objects.filter(job_id=job_id, status=Execution.Status.QUEUED).update(

@@ -9,7 +9,9 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# Off unless asked for: Django's debug pages show settings and environment to whoever gets an error
+# page, a DNS-rebinding page included. DJANGO_DEBUG=1 turns it on for development.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 USE_TZ = True
 TIME_ZONE = "UTC"
 # Local names only: a DNS-rebinding page that reaches the server under another name gets 400.

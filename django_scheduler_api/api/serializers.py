@@ -20,7 +20,7 @@ from django_scheduler_api.api.fields import LenientChoiceField, LinkField, UTCDa
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, describe
-from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job, SchedulerNode
+from django_scheduler_api.models import JOB_ID_MESSAGE, JOB_ID_PATTERN, Execution, Job, SchedulerNode
 
 # Keys of the original platform's job info -> this API's field names.
 LEGACY_ALIASES = {
@@ -31,7 +31,6 @@ LEGACY_ALIASES = {
     "misfirePolicy": "misfire_policy",
 }
 
-JOB_ID_MESSAGE = "Use 1-200 characters: letters, digits and . _ - :"
 job_id_field_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
 
 

@@ -56,7 +56,7 @@ from django_scheduler_api.api.serializers import (
 )
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
-from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job
+from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job, is_job_id
 from django_scheduler_api.planning import parse_cron
 from django_scheduler_api.registry import registry
 
@@ -149,10 +149,15 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
     id_parameter = JOB_ID
 
     def get_object(self) -> Job:
-        job = Job.objects.filter(pk=self.kwargs["id"]).first()
+        job = self.find_job()
         if job is None:
             raise NotFound(f"No job with id {self.kwargs['id']!r}.")
         return job
+
+    def find_job(self) -> Job | None:
+        """The job of the URL, if any; a text that cannot be an id (``%00``) is not looked up."""
+        job_id = self.kwargs["id"]
+        return Job.objects.filter(pk=job_id).first() if is_job_id(job_id) else None
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "job_id": self.kwargs.get("id")}
@@ -161,7 +166,7 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
         """The browsable API's JSON form: the job's writable fields, or a job that can be posted."""
         if "id" not in self.kwargs or method not in ("POST", "PATCH"):
             return None
-        job = Job.objects.filter(pk=self.kwargs["id"]).first()
+        job = self.find_job()
         if job is None:
             return {
                 "handler": next(iter(registry.names()), ""),
@@ -209,7 +214,7 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
     def executions(self, request: Request, id: str) -> Response:
         """The job's executions, newest first (also after the job was deleted)."""
         executions = Execution.objects.filter(job_id=id)
-        if not executions.exists() and not Job.objects.filter(pk=id).exists():
+        if not is_job_id(id) or (not executions.exists() and not Job.objects.filter(pk=id).exists()):
             raise NotFound(f"No job with id {id!r}.")
         executions = filter_queryset(executions, request.query_params, JobExecutionFilterSerializer)
         page = self.paginate_queryset(executions)
