@@ -1,22 +1,30 @@
-"""Handing recorded executions to django-q2, many at a time.
+"""Sending: handing recorded executions to django-q2, many at a time.
 
 A scheduler sending thousands of fires a second needs few round trips and few tasks. The fires sent
-together are packed into tasks of several executions each (``task_size``), one broker connection
-serves a whole batch, Redis pushes go through one pipeline, ORM-broker inserts share one
-transaction, and the outbox entries are closed with one bulk update. Manual triggers
-(``enqueue``) take the same path.
+together are packed into tasks of several executions each (``task_size``); each task is made by
+django-q2's public ``async_task`` (which names, signs and signals it as for any task), but handed to
+a ``HeldTasks`` broker that only holds the packages; ``push`` then sends them all to the configured
+broker at once (``push_many``): one ``RPUSH`` of every package to Redis (one round trip), one bulk
+insert into the ORM broker's queue, one ``enqueue`` each elsewhere. The outbox entries are closed
+with one statement (``store.mark_sent``). Manual triggers (``enqueue``) take the same path.
+
+django-q2's options go in ``q_options``, apart from the task's own arguments (``start_at``). Nothing
+here imports a broker's client library: django-q2's ``get_broker`` imports the one configured.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
+from django_q.tasks import async_task
 
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.engine import store
@@ -26,32 +34,75 @@ from django_scheduler_api.models import Execution
 logger = logging.getLogger(__name__)
 
 
-class _PipelinedRedis:
-    """Stands in for django-q2's Redis broker in ``async_task``: pushes wait in one pipeline."""
+class HeldTasks(Broker):
+    """A django-q2 broker that holds the task packages ``async_task`` gives it, for ``push_many``.
 
-    def __init__(self, broker: Any) -> None:
-        self.list_key = broker.list_key
-        self._pipeline = broker.connection.pipeline(transaction=False)
+    It stands for ``target`` (same queue, same cache) and opens no connection of its own.
+    """
 
-    def enqueue(self, package: str) -> None:
-        self._pipeline.rpush(self.list_key, package)
+    def __init__(self, target: Broker) -> None:
+        self.target = target
+        self.packages: list[str] = []
+        super().__init__(list_key=target.list_key)
 
-    def flush(self) -> None:
-        self._pipeline.execute()
+    def get_connection(self, list_key: str | None = None) -> Any:
+        return self.target.connection
+
+    def enqueue(self, task: str) -> int:
+        self.packages.append(task)
+        return len(self.packages)
+
+    def queue_size(self) -> int:
+        return len(self.packages)
 
 
-_brokers: dict[tuple[int, str | None], Any] = {}
+def push_many(broker: Broker, packages: list[str]) -> None:
+    """Hand task packages to ``broker`` in as few round trips as it allows.
+
+    Each django-q2 broker class has one way to enqueue many; it is found by the names of the class
+    and its bases, so that no broker's module (nor ``redis``) is imported unless it is configured.
+    """
+    if not packages:
+        return
+    for cls in type(broker).__mro__:
+        push = PUSH_MANY.get(f"{cls.__module__}.{cls.__qualname__}")
+        if push is not None:
+            push(broker, packages)
+            return
+    with transaction.atomic(using=Conf.ORM or "default"):
+        for package in packages:
+            broker.enqueue(package)
 
 
-def _broker() -> Any:
+def _push_to_redis(broker: Broker, packages: list[str]) -> None:
+    """One ``RPUSH`` with every package, as django-q2's ``Redis.enqueue`` pushes one."""
+    broker.connection.rpush(broker.list_key, *packages)
+
+
+def _push_to_orm(broker: Broker, packages: list[str]) -> None:
+    """One bulk insert into django-q2's queue table, rows as its ``ORM.enqueue`` makes them."""
+    from django_q.models import OrmQ
+
+    now = timezone.now()
+    key = broker.list_key or Conf.CLUSTER_NAME
+    OrmQ.objects.using(Conf.ORM).bulk_create([OrmQ(key=key, payload=p, lock=now) for p in packages])
+
+
+PUSH_MANY: dict[str, Callable[[Broker, list[str]], None]] = {
+    "django_q.brokers.redis_broker.Redis": _push_to_redis,
+    "django_q.brokers.orm.ORM": _push_to_orm,
+}
+
+_brokers: dict[tuple[int, str | None], Broker] = {}
+
+
+def broker() -> Broker:
     """This process's django-q2 broker for the configured queue, made once.
 
     ``get_broker`` builds a new client, and with Redis a new connection pool, at every call: a new
     connection and its handshake cost about 3 ms, paid at the fire instant. (Keyed by pid: a
     connection must not be shared with a forked child.)
     """
-    from django_q.brokers import get_broker
-
     key = (os.getpid(), scheduler_settings.Q_CLUSTER_NAME)
     if key not in _brokers:
         _brokers[key] = get_broker(scheduler_settings.Q_CLUSTER_NAME)
@@ -59,13 +110,11 @@ def _broker() -> Any:
 
 
 class Batch:
-    """Executions packed for django-q2: handed over by ``push``, their outbox entries closed by
-    ``mark_sent`` (``flush`` does both).
+    """Executions to hand to django-q2 together: sent by ``push``, their outbox entries closed by
+    ``mark_sent`` (``flush`` does both). Making a batch does nothing else.
 
-    With the Redis broker the tasks are built (serialised, signed) when the batch is prepared and
-    only pushed, in one round trip, at ``push``; other brokers send at ``push``. A scheduler prepares
-    and pushes a fire up to ``LOOKAHEAD`` before its instant, with ``start_at``: the workers claim the
-    executions at once and start the handlers at the instant.
+    A scheduler pushes a fire up to ``LOOKAHEAD`` before its instant, with ``start_at``: the workers
+    claim the executions at once and start the handlers at the instant.
 
     Marking may come later than pushing. The scheduler marks a pushed batch at its next pass, so
     that at the fire instant the database serves the workers' claims only. Nothing depends on the
@@ -77,27 +126,19 @@ class Batch:
         self.executions = executions
         self.start_at = start_at
         self.pushed_at: datetime | None = None
-        self._pipeline: _PipelinedRedis | None = None
         self._task_ids: list[str] = []
-        if executions:
-            from django_q.brokers.redis_broker import Redis
-
-            broker = _broker()
-            if isinstance(broker, Redis):
-                self._pipeline = _PipelinedRedis(broker)
-                self._task_ids = _send_each(executions, self._pipeline, start_at)
 
     def push(self) -> int:
-        """Hand the tasks to the broker; returns how many executions they carry."""
+        """Make the tasks and hand them to the broker; returns how many executions they carry.
+
+        With django-q2's ``sync`` on, ``async_task`` runs each task as it is made, as django-q2 does
+        for any task; the batch is complete by then, so every handler finds its row.
+        """
         if not self.executions:
             return 0
-        if self._pipeline is not None:
-            self._pipeline.flush()
-        else:
-            from django_q.conf import Conf
-
-            with transaction.atomic(using=Conf.ORM or "default"):
-                self._task_ids = _send_each(self.executions, _broker(), self.start_at)
+        held = HeldTasks(broker())
+        self._task_ids = _make_tasks(self.executions, held, self.start_at)
+        push_many(held.target, held.packages)
         self.pushed_at = timezone.now()
         return len(self.executions)
 
@@ -113,23 +154,39 @@ class Batch:
         return count
 
 
+def send(executions: list[Execution]) -> int:
+    """Enqueue the executions' django-q2 tasks and mark them sent; returns how many were sent.
+
+    Sending comes before marking: a crash in between leaves them in the outbox, and a second send is
+    harmless because the task runs an execution only if it finds it still queued. A broker's error
+    is raised (the scheduler's loop and outbox decide what to do).
+    """
+    return Batch(executions).flush()
+
+
 def enqueue(executions: Iterable[Execution]) -> int:
-    """Send executions to django-q2 and mark them enqueued (their outbox entries are then done)."""
-    return send(list(executions))
+    """Send executions now if the broker takes them; returns how many were sent.
+
+    For requests (a manual trigger): the executions are recorded already, so a broker that fails
+    (down, unreachable, refusing) must not fail the request. The error is logged and the executions
+    stay in the outbox, which a scheduler sends after ``ENQUEUE_GRACE``. Any exception counts: each
+    django-q2 broker raises its client's own (``redis.ConnectionError``, ``botocore`` errors, a
+    database error for the ORM broker).
+    """
+    executions = list(executions)
+    try:
+        return send(executions)
+    except Exception:
+        logger.exception(
+            "django-q2's broker did not take %d execution(s); a scheduler's outbox sends them later.",
+            len(executions),
+        )
+        return 0
 
 
 def enqueue_on_commit(executions: list[Execution]) -> None:
     """Enqueue after the surrounding transaction commits: a worker must find the rows it is given."""
     transaction.on_commit(lambda: enqueue(executions))
-
-
-def send(executions: list[Execution]) -> int:
-    """Enqueue the executions' django-q2 tasks and mark them sent; returns how many were sent.
-
-    Sending comes before marking: a crash in between leaves them in the outbox, and a second send is
-    harmless because the task runs an execution only if it finds it still queued.
-    """
-    return Batch(executions).flush()
 
 
 def task_size(count: int) -> int:
@@ -139,30 +196,27 @@ def task_size(count: int) -> int:
     100 fires on 4 workers make 4 tasks of 25 that start at once; one task per fire would queue 96 of
     them behind the first four, and the hundredth would start hundreds of milliseconds late.
     """
-    from django_q.conf import Conf
-
     workers = max(1, int(Conf.WORKERS or 1))
     return max(1, min(int(scheduler_settings.TASK_BATCH_SIZE), -(-count // workers)))
 
 
-def _send_each(executions: list[Execution], broker: Any, start_at: datetime | None = None) -> list[str]:
-    """Send the executions in tasks of ``task_size``; the task id of each execution, in order.
+def _make_tasks(executions: list[Execution], held: HeldTasks, start_at: datetime | None) -> list[str]:
+    """Make the tasks of the executions, ``task_size`` each, into ``held``; each execution's task id.
 
-    ``start_at``: the fire instant of tasks handed over ahead of it, when their handlers must start.
+    ``start_at``: the fire instant of tasks handed over ahead of it, when their handlers must start
+    (an argument of the task; django-q2's own options go in ``q_options``).
     """
-    from django_q.tasks import async_task
-
-    options: dict[str, Any] = {"broker": broker}
+    q_options: dict[str, Any] = {"broker": held}
     if scheduler_settings.Q_CLUSTER_NAME:
-        options["cluster"] = scheduler_settings.Q_CLUSTER_NAME
-    if start_at is not None:
-        options["start_at"] = start_at.timestamp()
+        q_options["cluster"] = scheduler_settings.Q_CLUSTER_NAME
+    kwargs = {} if start_at is None else {"start_at": start_at.timestamp()}
     size = task_size(len(executions))
     task_ids: list[str] = []
-    for start in range(0, len(executions), size):
-        chunk = executions[start : start + size]
+    for first in range(0, len(executions), size):
+        chunk = executions[first : first + size]
         ids = [str(e.pk) for e in chunk]
-        task_id = str(async_task(TASK, ids, task_name=_task_name(chunk), **options) or "")
+        options = {**q_options, "task_name": _task_name(chunk)}
+        task_id = str(async_task(TASK, ids, q_options=options, **kwargs) or "")
         task_ids.extend([task_id] * len(chunk))
     return task_ids
 

@@ -45,7 +45,7 @@ def test_fires_sent_together_share_tasks_and_each_knows_its_task(monkeypatch):
     for i in range(5):
         make_job(f"e.job{i}", due=t)
     claim = store.claim_due(t, node="test:1", limit=100, threshold=timedelta(seconds=60))
-    broker = dispatch._broker()
+    broker = dispatch.broker()
     broker.purge_queue()
     try:
         assert dispatch.send(claim.to_send) == 5

@@ -1,0 +1,144 @@
+"""Sending through django-q2's brokers: one round trip per batch, no work before ``push``, and a
+broker that fails never fails a request."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_q.brokers import Broker
+from django_q.conf import Conf
+from django_q.signing import SignedPackage
+
+from django_scheduler_api.engine import dispatch, store
+from django_scheduler_api.engine.worker import TASK
+from django_scheduler_api.models import Execution
+from tests.engine.helpers import make_job
+from tests.support import require_redis
+
+pytestmark = pytest.mark.django_db
+
+SECOND = timedelta(seconds=1)
+
+
+def claimed(count: int) -> list[Execution]:
+    """``count`` due fires, recorded and waiting to be sent."""
+    t = timezone.now().replace(microsecond=0) - SECOND
+    for i in range(count):
+        make_job(f"e.job{i}", due=t)
+    return store.claim_due(t, node="test:1", limit=100, threshold=timedelta(seconds=60)).to_send
+
+
+@pytest.fixture
+def configured(monkeypatch):
+    """Choose django-q2's broker for this test (``Conf`` as ``Q_CLUSTER`` would set it)."""
+
+    def configure(**conf):
+        for name, value in {"ORM": None, "BROKER_CLASS": None, "SYNC": False, **conf}.items():
+            monkeypatch.setattr(Conf, name, value)
+        monkeypatch.setattr(Conf, "WORKERS", 2)
+        monkeypatch.setattr(dispatch, "_brokers", {})
+        return dispatch.broker()
+
+    return configure
+
+
+class ListBroker(Broker):
+    """A django-q2 broker with no bulk path: keeps what it is given, in order."""
+
+    received: list[str] = []
+
+    def enqueue(self, task: str) -> int:
+        self.received.append(task)
+        return len(self.received)
+
+
+def test_a_batch_is_one_insert_into_the_orm_brokers_queue(configured):
+    from django_q.models import OrmQ
+
+    broker = configured(ORM="default")
+    executions = claimed(5)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.Batch(executions).push() == 5
+    inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT") and OrmQ._meta.db_table in q["sql"]]
+    assert len(inserts) == 1
+    packages = [SignedPackage.loads(row.payload) for row in OrmQ.objects.filter(key=broker.list_key)]
+    assert sorted(len(p["args"][0]) for p in packages) == [2, 3]  # 5 fires, 2 workers: tasks of 3 and 2
+    assert {p["func"] for p in packages} == {TASK}
+
+
+def test_a_batch_is_one_rpush_to_redis(configured, monkeypatch):
+    require_redis()
+    import redis
+
+    url = "redis://127.0.0.1:6379/14"
+    broker = configured(REDIS=url)
+    broker.list_key = queue = f"django_q:test-{os.getpid()}:q"
+    client = redis.Redis.from_url(url)
+    client.delete(queue)
+    commands, execute = [], broker.connection.execute_command
+    monkeypatch.setattr(
+        broker.connection, "execute_command", lambda *a, **kw: commands.append(a[0]) or execute(*a, **kw)
+    )
+    try:
+        start = timezone.now() + SECOND
+        assert dispatch.Batch(claimed(4), start_at=start).push() == 4
+        tasks = [SignedPackage.loads(raw) for raw in client.lrange(queue, 0, -1)]
+    finally:
+        client.delete(queue)
+    assert commands == ["RPUSH"]  # one command, one round trip, for the whole batch
+    assert len(tasks) == 2
+    # django-q2's options are apart from the task's own arguments: ``start_at`` goes to run_executions.
+    assert all(task["kwargs"] == {"start_at": start.timestamp()} for task in tasks)
+    assert all("broker" not in task and task["name"] == "scheduler:2 fires" for task in tasks)
+
+
+def test_another_broker_gets_each_task_through_its_enqueue(configured):
+    ListBroker.received = []
+    configured(BROKER_CLASS=f"{__name__}.ListBroker")
+    executions = claimed(3)
+    dispatch.send(executions)
+    tasks = [SignedPackage.loads(raw) for raw in ListBroker.received]
+    assert [task["args"][0] for task in tasks] == [
+        [str(e.pk) for e in executions[:2]],
+        [str(executions[2].pk)],
+    ]
+    assert all(e.enqueued_at is not None and e.task_id for e in Execution.objects.all())
+
+
+def test_making_a_batch_runs_nothing_even_with_sync_on(configured):
+    configured(ORM="default", SYNC=True)
+    executions = claimed(2)
+    batch = dispatch.Batch(executions)
+    assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.QUEUED}
+    assert batch.flush() == 2
+    assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.SUCCEEDED}
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_broker_that_fails_leaves_the_executions_in_the_outbox(configured, caplog):
+    """A real Redis client that cannot connect: ``enqueue`` logs, sends nothing and raises nothing;
+    the outbox sends the executions once the broker is back."""
+    configured(REDIS=f"redis://127.0.0.1:{closed_port()}/0")
+    executions = claimed(2)
+    assert dispatch.enqueue(executions) == 0
+    assert "did not take 2 execution(s)" in caplog.text
+    assert Execution.objects.filter(enqueued_at__isnull=True, status=Execution.Status.QUEUED).count() == 2
+    import redis
+
+    with pytest.raises(redis.ConnectionError):
+        dispatch.send(executions)  # the scheduler's path raises: its loop decides
+    configured(ORM="default")
+    later = timezone.now() + timedelta(minutes=1)
+    assert store.send_outbox(later, grace=SECOND, limit=10, send=dispatch.send) == 2
