@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres lint docs bench clean
+.PHONY: run test test-postgres test-mariadb lint docs bench clean
 
 # The venv is rebuilt when the project's dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -40,6 +40,12 @@ test-postgres: $(VENV)/.installed
 docs: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[docs]'
 	$(PY) -m sphinx -W -n -q -b html docs docs/_build/html
+
+# The same suite with MariaDB as the database (127.0.0.1:3306, root); builds the mysqlclient driver,
+# which needs pkg-config and MariaDB's client headers (Debian: libmariadb-dev).
+test-mariadb: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[mariadb]'
+	SCHEDULER_TEST_DB=mariadb $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,7 @@ import uuid
 
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 # Not dots alone: clients rewrite ``.`` and ``..`` in a URL path, so such a job could not be reached.
 JOB_ID_PATTERN = r"^(?!\.+$)[A-Za-z0-9._:\-]{1,200}$"
@@ -24,6 +24,21 @@ job_id_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_
 def is_job_id(text: object) -> bool:
     """Whether ``text`` could be a job's id; anything else names no job (and never reaches a query)."""
     return isinstance(text, str) and re.fullmatch(JOB_ID_PATTERN, text) is not None
+
+
+class IdentifierField(models.CharField):
+    """A ``CharField`` compared byte for byte on every database.
+
+    Ids, groups and handler names are case-sensitive, as text is on PostgreSQL and SQLite; MariaDB's
+    default collations ignore case (``Report`` would replace ``report``), so there the column gets the
+    binary collation. A foreign key to such a column inherits it, as MariaDB requires.
+    """
+
+    def db_parameters(self, connection):  # type: ignore[no-untyped-def]
+        params = super().db_parameters(connection)
+        if connection.vendor == "mysql" and not self.db_collation:
+            params["collation"] = "utf8mb4_bin"
+        return params
 
 
 class Job(models.Model):
@@ -45,12 +60,12 @@ class Job(models.Model):
         API = "api", "API"
         CODE = "code", "Code"
 
-    id = models.CharField(primary_key=True, max_length=200, validators=[job_id_validator])
-    group = models.CharField(max_length=200, default="default")
+    id = IdentifierField(primary_key=True, max_length=200, validators=[job_id_validator])
+    group = IdentifierField(max_length=200, default="default")
     name = models.CharField(max_length=200)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
     description = models.TextField(blank=True, default="")
-    handler = models.CharField(max_length=200)
+    handler = IdentifierField(max_length=200)
     cron_expression = models.CharField(max_length=500, blank=True, default="")
     timezone = models.CharField(max_length=64, default="UTC")
     start_time = models.DateTimeField(null=True, blank=True)
@@ -118,7 +133,7 @@ class Execution(models.Model):
         db_constraint=False,
         related_name="executions",
     )
-    handler = models.CharField(max_length=200)
+    handler = IdentifierField(max_length=200)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     scheduled_fire_time = models.DateTimeField()
@@ -139,17 +154,24 @@ class Execution(models.Model):
     error = models.TextField(null=True, blank=True)  # noqa: DJ001  (the API shows null)
     traceback = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The scheduled fire time of a fire of the schedule (or a misfire), null for a manual trigger: the
+    # database computes it, and the unique constraint below holds it. A generated column rather than a
+    # partial unique index because MariaDB has no partial indexes; NULLs never collide, on any database.
+    fire_key = models.GeneratedField(
+        expression=models.Case(
+            models.When(~Q(trigger="manual"), then=F("scheduled_fire_time")),
+            default=None,
+        ),
+        output_field=models.DateTimeField(null=True),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-scheduled_fire_time", "id"]
         constraints = [
             # Exactly once: one scheduled (or misfire) execution per job and fire time, whatever the
             # number of scheduler processes. Manual triggers are not fires of the schedule.
-            models.UniqueConstraint(
-                fields=["job", "scheduled_fire_time"],
-                condition=~Q(trigger="manual"),
-                name="sched_execution_once_per_fire",
-            ),
+            models.UniqueConstraint(fields=["job", "fire_key"], name="sched_execution_once_per_fire"),
         ]
         indexes = [
             models.Index(fields=["job", "scheduled_fire_time"], name="sched_exec_job_time_idx"),
@@ -167,7 +189,7 @@ class Execution(models.Model):
 class SchedulerNode(models.Model):
     """A running scheduler process, known by its heartbeat."""
 
-    name = models.CharField(primary_key=True, max_length=255)
+    name = IdentifierField(primary_key=True, max_length=255)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()

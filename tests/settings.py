@@ -2,8 +2,10 @@
 
 Environment variables choose the services, so one suite runs everywhere:
 
-- ``SCHEDULER_TEST_DB``: ``sqlite`` (default) or ``postgres`` (127.0.0.1:5432, user ``postgres``;
-  ``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``/``PGDATABASE`` override).
+- ``SCHEDULER_TEST_DB``: ``sqlite`` (default), ``postgres`` (127.0.0.1:5432, user ``postgres``;
+  ``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``/``PGDATABASE`` override) or ``mariadb``
+  (127.0.0.1:3306, user ``root``, no password; ``MARIADB_HOST``/``MARIADB_PORT``/``MARIADB_USER``/
+  ``MARIADB_PASSWORD``/``MARIADB_DATABASE`` override).
 - ``SCHEDULER_TEST_BROKER``: ``orm`` (default, django-q2's ORM broker) or ``redis``
   (``REDIS_URL``, default ``redis://127.0.0.1:6379/15``).
 - ``SCHEDULER_TEST_DB_NAME``: set by the fixtures for the processes they start (qcluster,
@@ -84,6 +86,22 @@ if _db == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
             # One test database per suite process: suites running side by side never share one.
             "TEST": {"NAME": f"test_scheduler_{os.getpid()}"},
+        }
+    }
+elif _db == "mariadb":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": _db_name or os.environ.get("MARIADB_DATABASE", "test"),
+            "USER": os.environ.get("MARIADB_USER", "root"),
+            "PASSWORD": os.environ.get("MARIADB_PASSWORD", ""),
+            "HOST": os.environ.get("MARIADB_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("MARIADB_PORT", "3306"),
+            # The settings docs/deployment.rst recommends: full Unicode, READ COMMITTED as on PostgreSQL.
+            "OPTIONS": {"charset": "utf8mb4", "isolation_level": "read committed"},
+            # The server's default collation (case-insensitive) on purpose: the app must not rely on
+            # the database's collation for case-sensitive job ids.
+            "TEST": {"NAME": f"test_scheduler_{os.getpid()}", "CHARSET": "utf8mb4"},
         }
     }
 else:

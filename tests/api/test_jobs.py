@@ -312,3 +312,22 @@ def test_times_are_utc_whatever_the_projects_time_zone(api, settings):
     assert body["start_time"] == "2031-06-01T08:00:00Z"
     assert body["next_fire_time"] == "2031-06-01T12:00:00Z"
     assert body["created_at"].endswith("Z")
+
+
+def test_ids_groups_and_handler_filters_are_case_sensitive_on_every_database(api):
+    """``Report`` and ``report`` are two jobs, as on PostgreSQL and SQLite, also where the database's
+    default collation ignores case (MariaDB): the id columns compare bytes."""
+    post_job(api, "Reports.Daily", handler="tests.echo", description="upper")
+    post_job(api, "reports.daily", handler="tests.echo", description="lower")
+    assert Job.objects.count() == 2
+    assert api.get(f"{BASE}/jobs/Reports.Daily").json()["description"] == "upper"
+    assert api.get(f"{BASE}/jobs/reports.daily").json()["description"] == "lower"
+    assert [job["id"] for job in api.get(f"{BASE}/jobs?group=Reports").json()] == ["Reports.Daily"]
+    assert api.get(f"{BASE}/jobs/REPORTS.DAILY").status_code == 404
+    api.delete(f"{BASE}/jobs/reports.daily")
+    assert list(Job.objects.values_list("id", flat=True)) == ["Reports.Daily"]
+
+
+def test_times_keep_their_microseconds(api):
+    post_job(api, handler="tests.echo", start_time="2030-01-02T03:04:05.123456Z")
+    assert api.get(f"{BASE}/jobs/reports.daily").json()["start_time"] == "2030-01-02T03:04:05.123456Z"
