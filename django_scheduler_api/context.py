@@ -1,4 +1,4 @@
-"""What a handler receives: one fire of one job, described (SPEC §1)."""
+"""What a handler receives: one fire of one job, described (docs/engine.rst, "Handlers")."""
 
 from __future__ import annotations
 

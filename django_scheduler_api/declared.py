@@ -1,4 +1,4 @@
-"""Jobs declared in code, as the original platform's job sources declared them.
+"""Jobs declared in code rather than through the API (docs/engine.rst, "Jobs declared in code").
 
 Two sources: ``SCHEDULER_API["JOBS"]`` (a list of dicts with job fields) and handlers registered with
 a schedule, ``@handler("name", schedule="0 * * * * ?", ...)`` (the job's id and handler are the

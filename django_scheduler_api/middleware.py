@@ -36,9 +36,9 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port
 
+from django_scheduler_api import APP_NAME
 from django_scheduler_api.conf import scheduler_settings
 
-APP_NAME = "django_scheduler_api"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

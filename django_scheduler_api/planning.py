@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from django_scheduler_api.cron import CronExpression
+from django_scheduler_api.models import Execution, Job
 
 ONE_SECOND = timedelta(seconds=1)
 
@@ -75,10 +76,6 @@ def _inside_end(schedule: Schedule, fire: datetime) -> datetime | None:
 
 # --- Planning one due job: catch-up, misfires and overlap ----------------------------------------
 
-SCHEDULE = "schedule"
-MISFIRE = "misfire"
-DO_NOTHING = "do_nothing"
-FIRE_AND_PROCEED = "fire_and_proceed"
 # A job late by less than the misfire threshold catches up every fire it missed; this bounds the
 # fires planned for one job in one claim (the rest follow on the next claim).
 MAX_FIRES_PER_CLAIM = 100
@@ -89,7 +86,7 @@ class Fire:
     """One fire to record: the instant the schedule named, how it came about, and whether it is skipped."""
 
     scheduled: datetime
-    trigger: str = SCHEDULE
+    trigger: str = Execution.Trigger.SCHEDULE
     skipped: bool = False
 
 
@@ -137,9 +134,9 @@ def _plan_misfire(
     policy: str,
     previous_fire_time: datetime | None,
 ) -> FirePlan:
-    if policy == FIRE_AND_PROCEED or not schedule.cron_expression:
+    if policy == Job.MisfirePolicy.FIRE_AND_PROCEED or not schedule.cron_expression:
         following = next_fire_time(schedule, now, previous_fire_time=due)
-        return FirePlan((Fire(due, MISFIRE),), following, due)
+        return FirePlan((Fire(due, Execution.Trigger.MISFIRE),), following, due)
     following = next_fire_time(schedule, now, previous_fire_time=previous_fire_time)
     return FirePlan((), following, previous_fire_time)
 

@@ -1,8 +1,9 @@
 """Handler registration: the only code a job can run is a callable registered under a name.
 
 A job names a handler, never an import path, so the API cannot be used to run arbitrary code
-(SPEC §3). Handlers are registered with the ``@handler`` decorator in each app's handler module,
-which ``autodiscover()`` imports at startup the way the admin imports ``admin.py``.
+(docs/api.rst, "Design decisions"). Handlers are registered with the ``@handler`` decorator in each
+app's handler module, which ``autodiscover()`` imports at startup the way the admin imports
+``admin.py``.
 
     from django_scheduler_api import handler
 

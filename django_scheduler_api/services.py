@@ -1,27 +1,34 @@
-"""Operations on jobs shared by the REST API, the admin and the CLI (one code path for each).
+"""Every question and operation of the REST API, the admin and the CLI, answered once.
 
-Every bulk operation is all or nothing: an unknown id refuses the whole request before anything
-changes (SPEC §2).
+The front ends parse their input, call one function here and format what it returns; none of them
+queries or writes the database itself. Every bulk operation is all or nothing: an unknown id refuses
+the whole request before anything changes (docs/api.rst, "Pause, resume, trigger").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from django_scheduler_api import planning, wakeup
 from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.cron import describe
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
 from django_scheduler_api.models import Execution, Job, SchedulerNode, is_job_id
 
 _ID_SEPARATORS = re.compile(r"[,;]")
 
-# Fields whose change moves a job's next fire time (SPEC §2); TIMING_FIELDS re-arm a one-shot job.
+# Fields whose change moves a job's next fire time (docs/api.rst, "Jobs"); TIMING_FIELDS re-arm a
+# one-shot job.
 TIMING_FIELDS = ("cron_expression", "timezone", "start_time", "end_time")
 SCHEDULE_FIELDS = (*TIMING_FIELDS, "state")
 
@@ -32,6 +39,22 @@ class UnknownJobs(LookupError):
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
         super().__init__("Unknown job ids: " + ", ".join(ids))
+
+
+class NoSuchJob(LookupError):
+    """The one job a request names does not exist (a 404 in the API, an error in the CLI)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"No job with id {job_id!r}.")
+
+
+class NoSuchExecution(LookupError):
+    """The execution a request names does not exist (or its id is not a UUID)."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        super().__init__(f"No execution with id {execution_id!r}.")
 
 
 def parse_ids(raw: str | Iterable[str] | None) -> list[str]:
@@ -133,7 +156,7 @@ def delete_job(job_id: str) -> None:
 
 
 def job_defaults(job_id: str) -> dict[str, Any]:
-    """The value of every writable field a replacing write (POST) leaves out (SPEC §2)."""
+    """The value of every writable field a replacing write (POST) leaves out (docs/api.rst, "Jobs")."""
     group, name = Job.split_id(job_id)
     return {
         "group": group,
@@ -200,6 +223,141 @@ def _plan(job: Job, *, rearm: bool) -> None:
         job.next_fire_time = planning.next_fire_time(planning.Schedule.of(job), timezone.now())
     else:
         reschedule(job)
+
+
+# -- questions: what the front ends show ---------------------------------------------------------
+
+
+def get_job(job_id: str) -> Job:
+    """The job ``job_id``; NoSuchJob if there is none (a text that cannot be an id, ``%00``, is not
+    looked up)."""
+    job = Job.objects.filter(pk=job_id).first() if is_job_id(job_id) else None
+    if job is None:
+        raise NoSuchJob(job_id)
+    return job
+
+
+def get_execution(execution_id: str) -> Execution:
+    """The execution ``execution_id`` (a UUID in any of its spellings); NoSuchExecution if none."""
+    try:
+        pk = uuid.UUID(str(execution_id))
+    except ValueError:
+        raise NoSuchExecution(execution_id) from None
+    execution = Execution.objects.filter(pk=pk).first()
+    if execution is None:
+        raise NoSuchExecution(execution_id)
+    return execution
+
+
+def filter_jobs(
+    jobs: QuerySet[Job] | None = None,
+    *,
+    state: str | None = None,
+    group: str | None = None,
+    handler: str | None = None,
+) -> QuerySet[Job]:
+    """Jobs (all, or ``jobs``) ordered by id, narrowed by whichever of the list filters are given."""
+    lookups = {"state": state, "group": group, "handler": handler}
+    jobs = Job.objects.all() if jobs is None else jobs
+    return jobs.filter(**{k: v for k, v in lookups.items() if v is not None}).order_by("id")
+
+
+def filter_executions(
+    executions: QuerySet[Execution] | None = None, *, job: str | None = None, status: str | None = None
+) -> QuerySet[Execution]:
+    """Executions (all, or ``executions``) newest first, narrowed by job id and status when given."""
+    lookups = {"job_id": job, "status": status}
+    executions = Execution.objects.all() if executions is None else executions
+    return executions.filter(**{k: v for k, v in lookups.items() if v is not None})
+
+
+def job_executions(job_id: str) -> QuerySet[Execution]:
+    """The executions of one job, newest first, also once the job is deleted (its history stays).
+
+    NoSuchJob when there is neither such a job nor any execution of it.
+    """
+    if not is_job_id(job_id):
+        raise NoSuchJob(job_id)
+    found = Execution.objects.filter(job_id=job_id)
+    if not found.exists() and not Job.objects.filter(pk=job_id).exists():
+        raise NoSuchJob(job_id)
+    return found
+
+
+# The order in which a job's executions count as "latest": by the fire, then by creation (a manual
+# trigger and a fire of the same second).
+LATEST_FIRST = ("-scheduled_fire_time", "-created_at")
+
+
+def recent_executions(job_id: str, limit: int) -> list[Execution]:
+    """The job's ``limit`` latest executions, without their bulky columns (data, result, traceback)."""
+    latest = Execution.objects.filter(job_id=job_id).defer("data", "result", "traceback")
+    return list(latest.order_by(*LATEST_FIRST)[:limit])
+
+
+def upcoming_fire_times(job: Any, count: int = 5, now: datetime | None = None) -> list[datetime]:
+    """The next ``count`` fires of a job (anything with the Job's schedule fields), computed the way
+    the scheduler computes them, so every view of a schedule agrees with what will happen."""
+    return list(islice(_fires(job, now or timezone.now()), count))
+
+
+def _fires(job: Any, after: datetime) -> Iterator[datetime]:
+    schedule = planning.Schedule.of(job)
+    previous = job.previous_fire_time
+    while True:
+        fire = planning.next_fire_time(schedule, after, previous_fire_time=previous)
+        if fire is None:
+            return
+        yield fire
+        after = previous = fire
+
+
+@dataclass(frozen=True)
+class Status:
+    """Is a scheduler running, how many jobs are in each state, and when is the next fire."""
+
+    nodes: list[SchedulerNode]
+    counts: dict[str, int]  # every state of Job.State, zero included
+    next_fire_time: datetime | None
+
+    @property
+    def is_started(self) -> bool:
+        return bool(self.nodes)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def status(now: datetime | None = None) -> Status:
+    """The scheduler's status: live nodes, job counts by state (one query), the earliest next fire."""
+    counts = dict(Job.objects.order_by().values_list("state").annotate(n=Count("id")))
+    planned = Job.objects.filter(state=Job.State.PLANNED)
+    return Status(
+        nodes=live_nodes(now),
+        counts={state: counts.get(state, 0) for state in Job.State.values},
+        next_fire_time=planned.aggregate(at=Min("next_fire_time"))["at"],
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The next fire times of a cron expression read in a zone."""
+
+    cron_expression: str
+    description: str
+    timezone: str
+    fire_times: list[datetime]
+
+
+def preview(
+    cron_expression: str, zone: str | None = None, after: datetime | None = None, count: int = 10
+) -> Preview:
+    """The next ``count`` fires of a valid expression in ``zone`` (default: the configured zone),
+    strictly after ``after`` (default now)."""
+    zone = zone or scheduler_settings.DEFAULT_TIMEZONE
+    times = planning.parse_cron(cron_expression).fire_times(after or timezone.now(), zone)
+    return Preview(cron_expression, describe(cron_expression), zone, list(islice(times, count)))
 
 
 def live_nodes(now: datetime | None = None) -> list[SchedulerNode]:

@@ -17,9 +17,10 @@ from typing import Any
 from django.urls import include
 from django.urls.resolvers import RoutePattern, URLResolver
 
+from django_scheduler_api import APP_NAME
 from django_scheduler_api.api.urls import urlpatterns
 
-app_name = "django_scheduler_api"
+app_name = APP_NAME
 
 __all__ = ["app_name", "mount", "urlpatterns"]
 

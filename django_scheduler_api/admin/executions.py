@@ -18,7 +18,7 @@ from django_scheduler_api.models import Execution, Job
 
 
 class JobIdFilter(admin.SimpleListFilter):
-    """Filter by job id, including jobs deleted since: their history stays readable (SPEC §2)."""
+    """Filter by job id, including jobs deleted since: their history stays readable (docs/api.rst)."""
 
     title = "job"
     parameter_name = "job_id"

@@ -23,7 +23,6 @@ from django_scheduler_api.admin.display import (
     status_badge,
 )
 from django_scheduler_api.admin.forms import JobAdminForm
-from django_scheduler_api.cli.schedule import upcoming_fire_times
 from django_scheduler_api.cli.tables import when
 from django_scheduler_api.cron import CronError
 from django_scheduler_api.models import Execution, Job
@@ -33,7 +32,7 @@ RECENT_EXECUTIONS = 10
 
 def _latest_execution(field: str) -> Subquery:
     """One column of a job's most recent execution, as a subquery (no query per row)."""
-    latest = Execution.objects.filter(job_id=OuterRef("pk")).order_by("-scheduled_fire_time", "-created_at")
+    latest = Execution.objects.filter(job_id=OuterRef("pk")).order_by(*services.LATEST_FIRST)
     return Subquery(latest.values(field)[:1])
 
 
@@ -156,7 +155,7 @@ class JobAdmin(admin.ModelAdmin):
         if job._state.adding:  # an unsaved form's values may be the invalid ones
             return "Shown once the job is saved."
         try:
-            fires = upcoming_fire_times(job, 5)
+            fires = services.upcoming_fire_times(job, 5)
         except CronError as exc:
             return str(exc)
         if not fires:
@@ -177,24 +176,23 @@ class JobAdmin(admin.ModelAdmin):
     def recent_executions(self, job: Job) -> SafeString | str:
         if job._state.adding:
             return "-"
-        executions = list(
-            Execution.objects.filter(job_id=job.pk)
-            .defer("data", "result", "traceback")
-            .order_by("-scheduled_fire_time", "-created_at")[:RECENT_EXECUTIONS]
-        )
+        executions = services.recent_executions(job.pk, RECENT_EXECUTIONS)
         all_url = reverse("admin:django_scheduler_api_execution_changelist") + f"?job_id={job.pk}"
         return render_to_string(
             "admin/django_scheduler_api/job/recent_executions.html",
             {"executions": executions, "all_url": all_url, "limit": RECENT_EXECUTIONS},
         )
 
-    def save_model(self, request: HttpRequest, obj: Job, form: JobAdminForm, change: bool) -> None:
+    def save_form(self, request: HttpRequest, form: JobAdminForm, change: bool) -> Job:
         """Save through ``services.save_job``, as the API does: the next fire time moves only when a
-        schedule field (cron, zone, start, end, state) changed."""
-        saved, _ = services.save_job(obj.pk, form.job_fields())
-        for field in Job._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
+        schedule field (cron, zone, start, end, state) changed. The admin goes on (its log entry,
+        its redirect) with the job as saved."""
+        unsaved = super().save_form(request, form, change)
+        saved, _ = services.save_job(unsaved.pk, form.job_fields())
+        return saved
+
+    def save_model(self, request: HttpRequest, obj: Job, form: JobAdminForm, change: bool) -> None:
+        """Nothing left to do: ``save_form`` saved the job through ``services``."""
 
     def delete_model(self, request: HttpRequest, obj: Job) -> None:
         services.delete_job(obj.pk)

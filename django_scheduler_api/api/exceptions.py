@@ -1,4 +1,5 @@
-"""Every error as JSON (SPEC §2): ``{"detail": ...}``, or field errors ``{"field": [...]}`` for 400."""
+"""Every error as JSON (docs/api.rst, "Status codes"): ``{"detail": ...}``, or field errors
+``{"field": [...]}`` for 400."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from django_scheduler_api.services import UnknownJobs
+from django_scheduler_api.services import NoSuchExecution, NoSuchJob, UnknownJobs
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus: unknown job ids are a 404 listing them; a bare list becomes a detail."""
+    """DRF's handler, plus: unknown job ids are a 404 listing them, an unknown job or execution a
+    404 naming it; a bare list becomes a detail."""
     if isinstance(exc, UnknownJobs):
         return Response({"detail": str(exc), "unknown_ids": exc.ids}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, NoSuchJob | NoSuchExecution):
+        return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):
         response.data = {"detail": " ".join(str(item) for item in response.data)}

@@ -1,4 +1,4 @@
-"""Serializer fields for the JSON the original platform sent: enum names, numbers and any case."""
+"""Serializer fields for the API's JSON: lenient enums (.NET names, numbers, any case), links, UTC."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class LinkField(serializers.Field):
 
 class UTCDateTimeField(serializers.DateTimeField):
     """Instants in UTC both ways, whatever the project's ``TIME_ZONE``: answers end in ``Z`` and a
-    time sent without an offset is read as UTC (the seed's ``startTimeUtc``)."""
+    time sent without an offset is read as UTC (docs/api.rst, "Jobs")."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default_timezone", UTC)

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from rest_framework.request import Request
 
-APP_NAME = "django_scheduler_api"
+from django_scheduler_api import APP_NAME
 
 
 def absolute_url(request: Request, name: str, query: dict[str, Any] | None = None, /, **kwargs: Any) -> str:

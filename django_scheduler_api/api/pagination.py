@@ -1,7 +1,7 @@
-"""``skip``/``take`` paging, as the seed has it, with ``X-Total-Count`` and a ``Link`` header.
+"""``skip``/``take`` paging with ``X-Total-Count`` and a ``Link`` header (docs/api.rst, "Lists").
 
-The body stays a bare JSON array (SPEC §2: "200 JSON array of jobs"); the total and the neighbouring
-pages travel in headers, as in GitHub's API, so a client of the original platform reads the same body.
+The body stays a bare JSON array of items; the total and the neighbouring pages travel in headers, as
+in GitHub's API, so a client that reads the array alone is not affected by paging.
 """
 
 from __future__ import annotations
@@ -22,18 +22,19 @@ from django_scheduler_api.conf import scheduler_settings
 MAX_SKIP = 2**62
 
 
+def at_most_max_take(value: int) -> None:
+    """No more than ``MAX_TAKE`` items in one answer (read when validating: a setting may change)."""
+    if value > scheduler_settings.MAX_TAKE:
+        raise serializers.ValidationError(
+            f"Ensure this value is less than or equal to {scheduler_settings.MAX_TAKE}.", code="max_value"
+        )
+
+
 class PagingSerializer(serializers.Serializer):
     """``skip`` an integer >= 0, ``take`` an integer in 1..MAX_TAKE."""
 
     skip = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SKIP, default=0)
-    take = serializers.IntegerField(required=False, min_value=1)
-
-    def validate_take(self, value: int) -> int:
-        if value > scheduler_settings.MAX_TAKE:
-            raise serializers.ValidationError(
-                f"Ensure this value is less than or equal to {scheduler_settings.MAX_TAKE}."
-            )
-        return value
+    take = serializers.IntegerField(required=False, min_value=1, validators=[at_most_max_take])
 
 
 def parse_paging(params: Any) -> tuple[int, int]:

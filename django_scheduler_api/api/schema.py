@@ -17,7 +17,6 @@ from typing import Any
 import drf_spectacular_sidecar
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
-from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
@@ -30,6 +29,7 @@ from rest_framework.permissions import AllowAny
 
 import django_scheduler_api
 from django_scheduler_api.api.links import absolute_url
+from django_scheduler_api.api.serializers import ErrorSerializer, UnknownJobsSerializer
 
 SWAGGER_DIR = Path(drf_spectacular_sidecar.__file__).parent / "static/drf_spectacular_sidecar/swagger-ui-dist"
 SWAGGER_ASSETS = frozenset(
@@ -42,14 +42,6 @@ ERROR_400 = {
     "description": '{"detail": "..."} or field errors {"field": ["message", ...]}',
     "additionalProperties": True,
 }
-ERROR_DETAIL = {
-    "type": "object",
-    "properties": {
-        "detail": {"type": "string"},
-        "unknown_ids": {"type": "array", "items": {"type": "string"}},
-    },
-    "required": ["detail"],
-}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
@@ -59,6 +51,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": django_scheduler_api.__version__,
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["django_scheduler_api.api.schema.only_this_app"],
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "django_scheduler_api.models.Job.State",
         "MisfirePolicyEnum": "django_scheduler_api.models.Job.MisfirePolicy",
@@ -91,59 +84,59 @@ class SchedulerAutoSchema(AutoSchema):
     403 of the local-only guard, the 413/415 of a write and the 404 of an unknown id.
     """
 
-    def _documented(self) -> dict[str, Any]:
+    def documented(self) -> dict[str, Any]:
+        """What ``@document`` recorded on the view method of this operation."""
         name = getattr(self.view, "action", None) or self.method.lower()
         return getattr(getattr(self.view, name, None), "api_schema", {})
 
     def get_override_parameters(self) -> list[Any]:
         """The documented parameters, plus the view's ``id_parameter`` on paths with an ``{id}``."""
-        parameters = [*super().get_override_parameters(), *self._documented().get("parameters", [])]
+        parameters = [*super().get_override_parameters(), *self.documented().get("parameters", [])]
         id_parameter = getattr(self.view, "id_parameter", None)
         if id_parameter is not None and "{id}" in self.path:
             parameters.append(id_parameter)
         return parameters
 
     def get_request_serializer(self) -> Any:
-        info = self._documented()
+        info = self.documented()
         return info["request"] if "request" in info else super().get_request_serializer()
 
-    def get_response_serializers(self) -> Any:
-        info = self._documented()
-        return info["responses"] if "responses" in info else super().get_response_serializers()
+    def get_response_serializers(self) -> dict[str, Any]:
+        """The documented answer (as the 200: this API answers 200 to every success, a DELETE and
+        a creating POST included), then the errors of ``error_responses`` it does not name."""
+        info = self.documented()
+        responses = info["responses"] if "responses" in info else super().get_response_serializers()
+        if not isinstance(responses, dict):
+            responses = {"200": responses}
+        responses = {str(code): answer for code, answer in responses.items()}
+        return {**responses, **{c: e for c, e in self.error_responses().items() if c not in responses}}
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
-        responses = super()._get_response_bodies(direction)
-        for code, schema in self.error_schemas().items():
-            if code not in responses:
-                responses[code] = self._get_response_for_code(schema, code, direction=direction)
-        return responses
-
-    def error_schemas(self) -> dict[str, dict[str, Any]]:
-        errors = {"400": ERROR_400, "403": ERROR_DETAIL, "406": ERROR_DETAIL}
-        if "{" in self.path or getattr(self.view, "may_not_find", False):
-            errors["404"] = ERROR_DETAIL
+    def error_responses(self) -> dict[str, Any]:
+        """The errors this operation can answer (docs/api.rst, "Status codes")."""
+        errors: dict[str, Any] = {"400": ERROR_400, "403": ErrorSerializer, "406": ErrorSerializer}
+        if getattr(self.view, "may_not_find", False):
+            errors["404"] = UnknownJobsSerializer
+        elif "{" in self.path:
+            errors["404"] = ErrorSerializer
         if self.method in ("POST", "PUT", "PATCH"):
-            errors["413"] = ERROR_DETAIL
-            errors["415"] = ERROR_DETAIL
+            errors["413"] = ErrorSerializer
+            errors["415"] = ErrorSerializer
         return errors
 
 
-class SchedulerSchemaGenerator(SchemaGenerator):
-    """Only this app's endpoints, each under its canonical path (without the optional slash)."""
-
-    def _initialise_endpoints(self) -> None:
-        super()._initialise_endpoints()
-        self.endpoints = [
-            (path.rstrip("/") or "/", regex, method, callback)
-            for path, regex, method, callback in self.endpoints
-            if getattr(getattr(callback, "cls", None), "scheduler_api", False)
-        ]
+def only_this_app(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:
+    """drf-spectacular's preprocessing hook: this app's endpoints only (the project may have other
+    DRF views), each under its canonical path, without the optional trailing slash."""
+    return [
+        (path.rstrip("/") or "/", regex, method, callback)
+        for path, regex, method, callback in endpoints
+        if getattr(getattr(callback, "cls", None), "scheduler_api", False)
+    ]
 
 
 class SchemaView(SpectacularAPIView):
     """The OpenAPI 3 schema of this API: JSON by default, YAML with ``?format=yaml``."""
 
-    generator_class = SchedulerSchemaGenerator
     renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]

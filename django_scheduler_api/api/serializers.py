@@ -1,28 +1,29 @@
-"""The JSON shapes of the API (SPEC §2).
+"""The JSON shapes of the API (docs/api.rst).
 
 ``JobSerializer`` validates with the same rules as the admin and the CLI (``validation``) and never
 saves: the views hand its ``validated_data`` to ``services.save_job``, the one code path that writes
-jobs. Bodies written for the original .NET platform are accepted too (``LEGACY_ALIASES``).
+jobs. Bodies in the .NET spelling are accepted too (``LEGACY_ALIASES``; docs/api.rst, ".NET
+spellings").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.validators import RegexValidator
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from django_scheduler_api import validation
+from django_scheduler_api import services, validation
 from django_scheduler_api.api.fields import LenientChoiceField, LinkField, UTCDateTimeField
 from django_scheduler_api.api.links import absolute_url
+from django_scheduler_api.api.pagination import at_most_max_take
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, describe
-from django_scheduler_api.models import JOB_ID_MESSAGE, JOB_ID_PATTERN, Execution, Job, SchedulerNode
+from django_scheduler_api.models import Execution, Job, SchedulerNode, job_id_validator
 
-# Keys of the original platform's job info -> this API's field names.
+# Keys of the .NET spelling of a job (docs/api.rst) -> this API's field names.
 LEGACY_ALIASES = {
     "handlerType": "handler",
     "cronExpression": "cron_expression",
@@ -30,8 +31,6 @@ LEGACY_ALIASES = {
     "endTimeUtc": "end_time",
     "misfirePolicy": "misfire_policy",
 }
-
-job_id_field_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
 
 
 class UTCModelSerializer(serializers.ModelSerializer):
@@ -46,7 +45,7 @@ class UTCModelSerializer(serializers.ModelSerializer):
 class JobSerializer(UTCModelSerializer):
     """A job. The id comes from the URL; an ``id`` in the body must repeat it."""
 
-    id = serializers.CharField(required=False, max_length=200, validators=[job_id_field_validator])
+    id = serializers.CharField(required=False, max_length=200, validators=[job_id_validator])
     url = LinkField("job-detail", {"id": "id"})
     group = serializers.CharField(required=False, allow_blank=True, max_length=200)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -218,7 +217,8 @@ class NodeSerializer(UTCModelSerializer):
 
 
 class StatusSerializer(serializers.Serializer):
-    """The answer of ``GET /``: is a scheduler running, and how many jobs are in each state."""
+    """The answer of ``GET /`` for a ``services.Status``: is a scheduler running, and how many jobs
+    are in each state, each count with the link to its list."""
 
     is_started = serializers.BooleanField()
     all = JobCountSerializer()
@@ -227,14 +227,32 @@ class StatusSerializer(serializers.Serializer):
     next_fire_time = UTCDateTimeField(allow_null=True)
     nodes = NodeSerializer(many=True)
 
+    def to_representation(self, status: services.Status) -> dict[str, Any]:
+        request = self.context["request"]
+        counts = {
+            state: {"count": count, "url": jobs_link(request, {"state": state})}
+            for state, count in status.counts.items()
+        }
+        return super().to_representation(
+            {
+                "is_started": status.is_started,
+                "all": {"count": status.total, "url": jobs_link(request, {})},
+                **counts,
+                "next_fire_time": status.next_fire_time,
+                "nodes": status.nodes,
+            }
+        )
+
 
 class PreviewQuerySerializer(serializers.Serializer):
     """The query of ``GET preview``."""
 
     cron_expression = serializers.CharField(help_text="A Quartz cron expression, e.g. 0 15 10 ? * 2-6")
-    timezone = serializers.CharField(required=False, help_text="IANA zone; default: the configured one")
+    timezone = serializers.CharField(
+        required=False, source="zone", help_text="IANA zone; default: the configured one"
+    )
     after = UTCDateTimeField(required=False, help_text="Fire times strictly after; default now")
-    count = serializers.IntegerField(required=False, min_value=1, default=10)
+    count = serializers.IntegerField(required=False, min_value=1, default=10, validators=[at_most_max_take])
 
     def validate_cron_expression(self, value: str) -> str:
         value = validation.validate_cron_expression(value)
@@ -244,13 +262,6 @@ class PreviewQuerySerializer(serializers.Serializer):
 
     def validate_timezone(self, value: str) -> str:
         return validation.validate_timezone(value)
-
-    def validate_count(self, value: int) -> int:
-        if value > scheduler_settings.MAX_TAKE:
-            raise serializers.ValidationError(
-                f"Ensure this value is less than or equal to {scheduler_settings.MAX_TAKE}."
-            )
-        return value
 
 
 class PreviewSerializer(serializers.Serializer):
@@ -274,9 +285,11 @@ class ResumedSerializer(serializers.Serializer):
 
 
 class TriggeredExecutionSerializer(serializers.Serializer):
-    job = serializers.CharField()
-    execution = serializers.UUIDField()
-    url = serializers.URLField()
+    """One execution a trigger created: its job, its id and its URL."""
+
+    job = serializers.CharField(source="job_id")
+    execution = serializers.UUIDField(source="id")
+    url = LinkField("execution-detail", {"id": "id"})
 
 
 class TriggeredSerializer(serializers.Serializer):
@@ -284,10 +297,12 @@ class TriggeredSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """``{"detail": "..."}``: every error that is not about one field."""
+    """``{"detail": "..."}``: every error that is not about one field (the schema's ``Error``)."""
 
     detail = serializers.CharField()
 
 
 class UnknownJobsSerializer(ErrorSerializer):
-    unknown_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    """The 404 of a bulk operation naming unknown jobs: the detail and the unknown ids."""
+
+    unknown_ids = serializers.ListField(child=serializers.CharField())

@@ -1,4 +1,4 @@
-"""Every endpoint with and without a trailing slash, and no redirects (SPEC §2).
+"""Every endpoint with and without a trailing slash, and no redirects (docs/api.rst, "Design decisions").
 
 A redirected POST loses its body, so each route matches both spellings itself (``/?$``) instead of
 relying on ``APPEND_SLASH``. Reversing a route gives the spelling without the slash. The last route

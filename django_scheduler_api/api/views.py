@@ -1,24 +1,21 @@
-"""The endpoints of SPEC §2: thin views that validate, call ``services`` and serialize.
+"""The endpoints of docs/api.rst: thin views that validate, call ``services`` and serialize.
 
 Every view takes its DRF policies from ``SchedulerAPIView`` rather than from the project's
 ``REST_FRAMEWORK`` setting, so installing the app into a project whose API requires tokens, or renders
-XML, changes nothing here. Access control is the job of ``LocalOnlyMiddleware`` (SPEC §3), which is
-why no authentication runs (and so DRF enforces no session CSRF: see docs/api.rst).
+XML, changes nothing here. Access control is the job of ``LocalOnlyMiddleware`` (docs/api.rst, "Design
+decisions"), which is why no authentication runs (and so DRF enforces no session CSRF).
 """
 
 from __future__ import annotations
 
-import uuid
-from itertools import islice
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Min
-from django.utils import timezone
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import viewsets
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -30,12 +27,12 @@ from rest_framework.views import APIView
 from django_scheduler_api import services
 from django_scheduler_api.api.exceptions import exception_handler
 from django_scheduler_api.api.filters import (
-    ExecutionFilterSerializer,
-    JobExecutionFilterSerializer,
-    JobFilterSerializer,
-    filter_queryset,
+    ExecutionFilter,
+    JobExecutionFilter,
+    JobFilter,
+    QueryFilter,
+    QueryFilterBackend,
 )
-from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import SkipTakePagination
 from django_scheduler_api.api.renderers import SchedulerBrowsableAPIRenderer
 from django_scheduler_api.api.schema import SchedulerAutoSchema, document
@@ -51,13 +48,9 @@ from django_scheduler_api.api.serializers import (
     ResumedSerializer,
     StatusSerializer,
     TriggeredSerializer,
-    job_id_field_validator,
-    jobs_link,
 )
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.cron import describe
-from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job, is_job_id
-from django_scheduler_api.planning import parse_cron
+from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job, job_id_validator
 from django_scheduler_api.registry import registry
 
 PAGING_HEADERS = [
@@ -109,7 +102,7 @@ class SchedulerAPIView:
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    """The body as a dict; a JSON array, string or number is a 400 (SPEC §2)."""
+    """The body as a dict; a JSON array, string or number is a 400 (docs/api.rst, "Jobs")."""
     data = request.data
     if not isinstance(data, dict):
         raise ParseError(f"The body must be a JSON object, not {type(data).__name__}.")
@@ -125,39 +118,37 @@ class StatusView(SchedulerAPIView, APIView):
     @document(responses=StatusSerializer)
     def get(self, request: Request) -> Response:
         """Whether a scheduler process is running, and the number of jobs in each state."""
-        counts = dict(Job.objects.order_by().values_list("state").annotate(n=Count("id")))
-        nodes = services.live_nodes()
-        next_fire = Job.objects.filter(state=Job.State.PLANNED).aggregate(at=Min("next_fire_time"))["at"]
-        status = {
-            "is_started": bool(nodes),
-            "all": {"count": sum(counts.values()), "url": jobs_link(request, {})},
-            **{
-                state: {"count": counts.get(state, 0), "url": jobs_link(request, {"state": state})}
-                for state in Job.State.values
-            },
-            "next_fire_time": next_fire,
-            "nodes": nodes,
-        }
-        return Response(StatusSerializer(status).data)
+        return Response(StatusSerializer(services.status(), context={"request": request}).data)
 
 
-class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
+class ListView(SchedulerAPIView):
+    """A list paged by ``skip``/``take`` and narrowed by the action's ``QueryFilter``."""
+
+    pagination_class = SkipTakePagination
+    filter_backends = [QueryFilterBackend]
+    query_filters: dict[str, type[QueryFilter]] = {}
+
+    def get_query_filter(self) -> type[QueryFilter] | None:
+        return self.query_filters.get(getattr(self, "action", None) or "")
+
+
+class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Job.objects.all()
     serializer_class = JobSerializer
-    pagination_class = SkipTakePagination
+    query_filters = {"list": JobFilter, "executions": JobExecutionFilter}
     lookup_url_kwarg = "id"
     id_parameter = JOB_ID
 
-    def get_object(self) -> Job:
-        job = self.find_job()
-        if job is None:
-            raise NotFound(f"No job with id {self.kwargs['id']!r}.")
-        return job
+    def get_queryset(self) -> QuerySet:
+        if self.action == "executions":
+            return services.job_executions(self.kwargs["id"])
+        return super().get_queryset()
 
-    def find_job(self) -> Job | None:
-        """The job of the URL, if any; a text that cannot be an id (``%00``) is not looked up."""
-        job_id = self.kwargs["id"]
-        return Job.objects.filter(pk=job_id).first() if is_job_id(job_id) else None
+    def get_serializer_class(self) -> type[JobSerializer] | type[ExecutionSerializer]:
+        return ExecutionSerializer if self.action == "executions" else JobSerializer
+
+    def get_object(self) -> Job:
+        return services.get_job(self.kwargs["id"])
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "job_id": self.kwargs.get("id")}
@@ -166,8 +157,9 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
         """The browsable API's JSON form: the job's writable fields, or a job that can be posted."""
         if "id" not in self.kwargs or method not in ("POST", "PATCH"):
             return None
-        job = self.find_job()
-        if job is None:
+        try:
+            job = services.get_job(self.kwargs["id"])
+        except services.NoSuchJob:
             return {
                 "handler": next(iter(registry.names()), ""),
                 "cron_expression": "0 0 12 ? * MON-FRI",
@@ -179,16 +171,14 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
         writable = [name for name, field in serializer.fields.items() if not field.read_only]
         return {name: serializer.data[name] for name in writable if name != "id"}
 
-    @document(parameters=[JobFilterSerializer, *PAGING_HEADERS])
-    def list(self, request: Request) -> Response:
+    @document(parameters=[JobFilter, *PAGING_HEADERS])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Jobs ordered by id, filtered by `state`, `group`, `handler`; paged by `skip`/`take`."""
-        jobs = filter_queryset(self.get_queryset(), request.query_params, JobFilterSerializer)
-        page = self.paginate_queryset(jobs)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return super().list(request, *args, **kwargs)
 
-    def retrieve(self, request: Request, id: str) -> Response:
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The job."""
-        return Response(self.get_serializer(self.get_object()).data)
+        return super().retrieve(request, *args, **kwargs)
 
     @document(request=JobSerializer, responses=JobSerializer)
     def replace(self, request: Request, id: str) -> Response:
@@ -208,24 +198,15 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
         services.delete_job(id)
         return Response({"id": id, "deleted": True})
 
-    @document(
-        parameters=[JobExecutionFilterSerializer, *PAGING_HEADERS], responses=ExecutionSerializer(many=True)
-    )
+    @document(parameters=[JobExecutionFilter, *PAGING_HEADERS], responses=ExecutionSerializer(many=True))
     def executions(self, request: Request, id: str) -> Response:
         """The job's executions, newest first (also after the job was deleted)."""
-        executions = Execution.objects.filter(job_id=id)
-        if not is_job_id(id) or (not executions.exists() and not Job.objects.filter(pk=id).exists()):
-            raise NotFound(f"No job with id {id!r}.")
-        executions = filter_queryset(executions, request.query_params, JobExecutionFilterSerializer)
-        page = self.paginate_queryset(executions)
-        return self.get_paginated_response(
-            ExecutionSerializer(page, many=True, context={"request": request}).data
-        )
+        return self.list(request)
 
     def _save(self, request: Request, job_id: str, *, partial: bool) -> Response:
         body = json_object(request)
         try:
-            job_id_field_validator(job_id)
+            job_id_validator(job_id)
         except DjangoValidationError as exc:
             raise ValidationError({"id": exc.messages}) from None
         instance = self.get_object() if partial else None
@@ -235,10 +216,10 @@ class JobViewSet(SchedulerAPIView, viewsets.GenericViewSet):
         return Response(self.get_serializer(job).data)
 
 
-class ExecutionViewSet(SchedulerAPIView, viewsets.ReadOnlyModelViewSet):
+class ExecutionViewSet(ListView, viewsets.ReadOnlyModelViewSet):
     queryset = Execution.objects.all()
     serializer_class = ExecutionSerializer
-    pagination_class = SkipTakePagination
+    query_filters = {"list": ExecutionFilter}
     lookup_url_kwarg = "id"
     id_parameter = EXECUTION_ID
 
@@ -246,25 +227,16 @@ class ExecutionViewSet(SchedulerAPIView, viewsets.ReadOnlyModelViewSet):
         return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
 
     def get_object(self) -> Execution:
-        try:
-            pk = uuid.UUID(self.kwargs["id"])
-        except ValueError:
-            pk = None
-        execution = Execution.objects.filter(pk=pk).first() if pk else None
-        if execution is None:
-            raise NotFound(f"No execution with id {self.kwargs['id']!r}.")
-        return execution
+        return services.get_execution(self.kwargs["id"])
 
-    @document(parameters=[ExecutionFilterSerializer, *PAGING_HEADERS])
-    def list(self, request: Request) -> Response:
+    @document(parameters=[ExecutionFilter, *PAGING_HEADERS])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Executions of all jobs, newest first, filtered by `job` and `status`."""
-        executions = filter_queryset(self.get_queryset(), request.query_params, ExecutionFilterSerializer)
-        page = self.paginate_queryset(executions)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return super().list(request, *args, **kwargs)
 
-    def retrieve(self, request: Request, id: str) -> Response:
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """One execution: its status, times, data, result, error and traceback."""
-        return Response(self.get_serializer(self.get_object()).data)
+        return super().retrieve(request, *args, **kwargs)
 
 
 class HandlerListView(SchedulerAPIView, APIView):
@@ -280,17 +252,7 @@ class PreviewView(SchedulerAPIView, APIView):
         """The next `count` fire times of a cron expression in a zone, strictly after `after`."""
         query = PreviewQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        expression = query.validated_data["cron_expression"]
-        zone = query.validated_data.get("timezone", scheduler_settings.DEFAULT_TIMEZONE)
-        after = query.validated_data.get("after") or timezone.now()
-        times = islice(parse_cron(expression).fire_times(after, zone), query.validated_data["count"])
-        preview = {
-            "cron_expression": expression,
-            "description": describe(expression),
-            "timezone": zone,
-            "fire_times": list(times),
-        }
-        return Response(PreviewSerializer(preview).data)
+        return Response(PreviewSerializer(services.preview(**query.validated_data)).data)
 
 
 class JobActionView(SchedulerAPIView, APIView):
@@ -320,12 +282,5 @@ class TriggerView(JobActionView):
         """Run the jobs `ids` now, outside their schedule, paused ones too (none: all planned jobs).
         The body (a JSON object, optional) is merged over each job's data."""
         executions = services.trigger_jobs(requested_ids(request), json_object(request))
-        triggered = [
-            {
-                "job": execution.job_id,
-                "execution": execution.id,
-                "url": absolute_url(request, "execution-detail", id=execution.id),
-            }
-            for execution in executions
-        ]
-        return Response(TriggeredSerializer({"triggered": triggered}).data)
+        triggered = TriggeredSerializer({"triggered": executions}, context={"request": request})
+        return Response(triggered.data)

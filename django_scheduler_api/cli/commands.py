@@ -10,27 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.db.models import Min
-from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from django_scheduler_api import services
 from django_scheduler_api.api import serializers as api
-from django_scheduler_api.api.filters import JobFilterSerializer, filter_queryset
-from django_scheduler_api.api.links import absolute_url
+from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
 from django_scheduler_api.cli import tables
 from django_scheduler_api.cli.api import api_request, error_message, validated
-from django_scheduler_api.cli.schedule import upcoming_fire_times
-from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.cron import describe
-from django_scheduler_api.models import Execution, Job
-from django_scheduler_api.planning import parse_cron
 
 RECENT_EXECUTIONS = 5
 
@@ -49,7 +40,7 @@ def run(options: dict[str, Any]) -> Output:
     subcommand: Callable[[dict[str, Any], Request], Output] = SUBCOMMANDS[options["subcommand"]]
     try:
         return subcommand(options, request)
-    except services.UnknownJobs as exc:
+    except (services.UnknownJobs, services.NoSuchJob) as exc:
         raise CommandError(str(exc)) from None
     except ValidationError as exc:
         raise CommandError(error_message(exc.detail)) from None
@@ -57,27 +48,13 @@ def run(options: dict[str, Any]) -> Output:
 
 def status(options: dict[str, Any], request: Request) -> Output:
     """``GET /``: whether a scheduler is running, job counts, live nodes."""
-    nodes = services.live_nodes()
-    counts = {state: Job.objects.filter(state=state).count() for state in Job.State.values}
-    next_fire = Job.objects.filter(state=Job.State.PLANNED).aggregate(t=Min("next_fire_time"))["t"]
-
-    def count(number: int, **query: str) -> dict[str, Any]:
-        return {"count": number, "url": api.jobs_link(request, query)}
-
-    data = api.StatusSerializer(
-        {
-            "is_started": bool(nodes),
-            "all": count(sum(counts.values())),
-            "planned": count(counts[Job.State.PLANNED], state=Job.State.PLANNED),
-            "paused": count(counts[Job.State.PAUSED], state=Job.State.PAUSED),
-            "next_fire_time": next_fire,
-            "nodes": nodes,
-        }
-    ).data
+    status = services.status()
+    data = api.StatusSerializer(status, context={"request": request}).data
+    nodes, counts, next_fire = status.nodes, status.counts, status.next_fire_time
     summary = tables.fields(
         [
             ("Scheduler", f"started ({len(nodes)} node(s))" if nodes else "not started"),
-            ("Jobs", f"{sum(counts.values())} ({counts['planned']} planned, {counts['paused']} paused)"),
+            ("Jobs", f"{status.total} ({counts['planned']} planned, {counts['paused']} paused)"),
             ("Next fire", f"{tables.when(next_fire)} UTC" if next_fire else "-"),
         ]
     )
@@ -89,7 +66,7 @@ def status(options: dict[str, Any], request: Request) -> Output:
 def list_jobs(options: dict[str, Any], request: Request) -> Output:
     """``GET /jobs``: jobs ordered by id, filtered and paged with the API's rules."""
     params = {k: options[k] for k in ("state", "group", "handler", "skip", "take") if options[k] is not None}
-    queryset = filter_queryset(Job.objects.order_by("id"), params, JobFilterSerializer)
+    queryset = JobFilter.apply(services.filter_jobs(), params)
     skip, take = parse_paging(params)
     total = queryset.count()
     jobs = list(queryset[skip : skip + take])
@@ -102,7 +79,7 @@ def list_jobs(options: dict[str, Any], request: Request) -> Output:
 
 def show(options: dict[str, Any], request: Request) -> Output:
     """``GET /jobs/{id}``: one job, with its next fires and last executions for people."""
-    job = _get_job(options["id"])
+    job = services.get_job(options["id"])
     data = api.JobSerializer(job, context={"request": request}).data
     details = tables.fields(
         [(name, data[name]) for name in ("id", "group", "name", "state", "description", "handler")]
@@ -114,11 +91,10 @@ def show(options: dict[str, Any], request: Request) -> Output:
         + [("data", json.dumps(job.data, sort_keys=True))]
         + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
     )
-    fires = "\n".join(f"  {tables.when(t)}" for t in upcoming_fire_times(job, 5)) or "  none"
-    executions = Execution.objects.filter(job_id=job.pk).order_by("-scheduled_fire_time", "-created_at")
+    fires = "\n".join(f"  {tables.when(t)}" for t in services.upcoming_fire_times(job, 5)) or "  none"
     rows = [
         (e.id, e.trigger, e.status, e.scheduled_fire_time, e.duration_ms, e.error)
-        for e in executions[:RECENT_EXECUTIONS]
+        for e in services.recent_executions(job.pk, RECENT_EXECUTIONS)
     ]
     history = tables.table(["EXECUTION", "TRIGGER", "STATUS", "SCHEDULED (UTC)", "MS", "ERROR"], rows)
     text = f"{details}\n\nNext fire times (UTC):\n{fires}\n\nLast executions:\n{history}"
@@ -141,15 +117,9 @@ def trigger(options: dict[str, Any], request: Request) -> Output:
     """``POST /trigger?ids=`` with ``--data`` as the body: one manual execution per job."""
     body = _trigger_body(options["data"])
     executions = services.trigger_jobs(_ids(options), body)
-    triggered = [
-        {"job": e.job_id, "execution": e.id, "url": absolute_url(request, "execution-detail", id=str(e.id))}
-        for e in executions
-    ]
+    data = api.TriggeredSerializer({"triggered": executions}, context={"request": request}).data
     text = tables.table(["JOB", "EXECUTION"], [(e.job_id, e.id) for e in executions])
-    return Output(
-        api.TriggeredSerializer({"triggered": triggered}).data,
-        f"{text}\n\nTriggered {len(executions)} job(s).",
-    )
+    return Output(data, f"{text}\n\nTriggered {len(executions)} job(s).")
 
 
 def delete(options: dict[str, Any], request: Request) -> Output:
@@ -164,30 +134,16 @@ def preview(options: dict[str, Any], request: Request) -> Output:
     query = {
         k: options[k] for k in ("cron_expression", "timezone", "after", "count") if options[k] is not None
     }
-    values = validated(api.PreviewQuerySerializer, query, request=request)
-    zone = values.get("timezone") or scheduler_settings.DEFAULT_TIMEZONE
-    expression = values["cron_expression"]
-    after = values.get("after") or timezone.now()
-    fires = list(islice(parse_cron(expression).fire_times(after, zone), values["count"]))
-    description = describe(expression)
-    data = api.PreviewSerializer(
-        {"cron_expression": expression, "description": description, "timezone": zone, "fire_times": fires}
-    ).data
-    lines = "\n".join(f"  {tables.when(t)} UTC" for t in fires) or "  none: the expression never fires again"
-    return Output(data, f"{expression}: {description} ({zone})\n{lines}")
+    preview = services.preview(**validated(api.PreviewQuerySerializer, query, request=request))
+    lines = "\n".join(f"  {tables.when(t)} UTC" for t in preview.fire_times)
+    lines = lines or "  none: the expression never fires again"
+    header = f"{preview.cron_expression}: {preview.description} ({preview.timezone})"
+    return Output(api.PreviewSerializer(preview).data, f"{header}\n{lines}")
 
 
 def _ids(options: dict[str, Any]) -> list[str]:
     """Ids given as separate arguments or as the API's ``a,b;c`` list, or both."""
     return services.parse_ids(",".join(options["ids"] or []))
-
-
-def _get_job(job_id: str) -> Job:
-    """The job, or the API's 404 message for it."""
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None:
-        raise CommandError(f"No job with id {job_id!r}.")
-    return job
 
 
 def _trigger_body(raw: str | None) -> dict[str, Any]:

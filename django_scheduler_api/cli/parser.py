@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-SUBCOMMANDS = ("status", "list", "show", "pause", "resume", "trigger", "delete", "preview")
-
 
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
     """Add the subcommands to the management command's parser."""

@@ -1,4 +1,4 @@
-"""The examples of SPEC.md §5, pinned as named cases (checked against Quartz 2.3.2)."""
+"""The examples of docs/cron.rst, pinned as named cases (checked against Quartz 2.3.2)."""
 
 from __future__ import annotations
 

@@ -222,7 +222,7 @@ def _forget_queue(redis_url: str, name: str) -> None:
 
 @contextmanager
 def sqlite_site(path: Path, **env: str) -> Iterator[Site]:
-    """A fresh SQLite file with django-q2's ORM broker: the embedded default (SPEC §6)."""
+    """A fresh SQLite file with django-q2's ORM broker: the embedded default (docs/engine.rst)."""
     env = child_env(
         SCHEDULER_TEST_Q_SAVE_LIMIT="-1", SCHEDULER_TEST_DB="sqlite", SCHEDULER_TEST_DB_NAME=str(path), **env
     )

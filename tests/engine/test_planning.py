@@ -6,11 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from django_scheduler_api.models import Execution, Job
 from django_scheduler_api.planning import (
-    FIRE_AND_PROCEED,
     MAX_FIRES_PER_CLAIM,
-    MISFIRE,
-    SCHEDULE,
     Fire,
     Schedule,
     apply_overlap,
@@ -23,6 +21,8 @@ MINUTE = timedelta(minutes=1)
 THRESHOLD = timedelta(seconds=60)
 EVERY_MINUTE = Schedule("0 * * * * ?")
 EVERY_SECOND = Schedule("* * * * * ?")
+SCHEDULE, MISFIRE = Execution.Trigger.SCHEDULE, Execution.Trigger.MISFIRE
+FIRE_AND_PROCEED = Job.MisfirePolicy.FIRE_AND_PROCEED
 
 
 def plan(schedule, due, now, policy="do_nothing", previous=None):
