@@ -1,4 +1,4 @@
-"""App configuration: discovers handler modules, registers the system checks, warms up workers."""
+"""App configuration: discovers handler modules and registers the system checks."""
 
 from django.apps import AppConfig
 
@@ -9,12 +9,9 @@ class SchedulerApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_q.signals import post_spawn
-
         from django_scheduler_api import checks  # noqa: F401  (registers the checks)
-        from django_scheduler_api.engine.handler_threads import warm_up
         from django_scheduler_api.registry import autodiscover
 
         autodiscover()
-        # Each django-q2 worker starts its handler threads when it starts, not at its first fire.
-        post_spawn.connect(warm_up, dispatch_uid="django_scheduler_api.warm_up")
+        # Nothing is installed into django-q2's workers here: a worker that runs a scheduler task
+        # warms itself up at the first one (engine.handler_threads.warm_up).

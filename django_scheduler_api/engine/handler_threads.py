@@ -1,9 +1,11 @@
 """Several handlers at once on one django-q2 worker: the worker's pool of handler threads.
 
 A task carrying the fires of one instant starts their handlers together, as Quartz's and
-APScheduler's thread pools run jobs. The pool belongs to the worker process: it is made when the
-worker starts (``warm_up``, on django-q2's ``post_spawn``), so the first fires do not wait for
-threads to be created, and it is made again in a process that inherited another's (after a fork).
+APScheduler's thread pools run jobs. The pool belongs to the worker process. It is made, and the
+garbage collector settled, at the worker's first scheduler task (``warm_up``): a django-q2 worker of
+the host project that never runs one gets neither threads nor a frozen heap. The first task arrives
+``LOOKAHEAD`` before its instant, and warming up takes a few milliseconds, so its handlers still
+start on time. The pool is made again in a process that inherited another's (after a fork).
 
 Outcomes are written by the task's own thread, many to a statement, and not before ``RECORD_DELAY``
 has passed since the handlers started: the ORM's work holds the GIL and the CPU, and at that moment
@@ -14,12 +16,13 @@ taken on its own thread, so a later write records the same times.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.db import close_old_connections
 
@@ -35,6 +38,7 @@ RECORD_DELAY = 0.05
 
 _pool: ThreadPoolExecutor | None = None
 _pool_owner: tuple[int, int] = (0, 0)  # (pid, size)
+_warm_pid = 0  # the process that has warmed up
 
 
 def threads(size: int) -> ThreadPoolExecutor:
@@ -49,13 +53,27 @@ def threads(size: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def warm_up(**kwargs: Any) -> None:
-    """Start all of this process's handler threads now (a ``post_spawn`` receiver).
+def warm_up() -> None:
+    """At a worker's first scheduler task: settle the garbage collector, start the handler threads.
+
+    Only in a worker process of its own: with django-q2's ``sync`` option a task runs in the process
+    that sends it (a web server, a test), whose heap and threads are not the scheduler's to change.
+    Once per process.
+    """
+    global _warm_pid
+    if _warm_pid == os.getpid() or multiprocessing.parent_process() is None:
+        return
+    _warm_pid = os.getpid()
+    _settle_garbage_collector()
+    _start_threads()
+
+
+def _start_threads() -> None:
+    """Start all of this process's handler threads now.
 
     A pool starts a thread only when no idle one is left, so the threads are started by tasks that
     all wait for one another.
     """
-    _settle_garbage_collector()
     size = max(1, int(scheduler_settings.TASK_BATCH_SIZE))
     if size == 1:
         return
@@ -70,13 +88,15 @@ def warm_up(**kwargs: Any) -> None:
 
 
 def _settle_garbage_collector() -> None:
-    """Collect now and exempt what the worker inherited from later collections.
+    """Exempt what the worker holds now (the whole of Django) from later collections.
 
     A worker starts with the whole of Django in its heap; the first full collection would scan all
     of it, a pause of 100-200 ms that lands on whichever fire comes first (seen as exactly that in
-    the fire-lag benchmark). ``gc.freeze`` is the standard remedy for forked workers.
+    the fire-lag benchmark). ``gc.freeze`` moves every object alive to a permanent generation that
+    collections skip, at no cost of its own; it is not preceded by a collection, which would be
+    that very pause (the garbage frozen with the rest is what one worker made before its first task,
+    as CPython's documentation of ``gc.freeze`` accepts for forked servers).
     """
-    gc.collect()
     gc.freeze()
 
 

@@ -43,6 +43,7 @@ def run_executions(execution_ids: list[str], start_at: float | None = None) -> d
     ``start_at`` (Unix time) is the fire instant of a task handed over ahead of it (``LOOKAHEAD``):
     the executions are claimed at once and their handlers start at that instant, not before.
     """
+    handler_threads.warm_up()
     outcomes = dict.fromkeys(map(str, execution_ids), NOT_QUEUED)
     now = timezone.now()
     executions = store.claim_executions(execution_ids, started=_start_time(start_at, now), now=now)

@@ -49,15 +49,39 @@ def test_items_still_running_when_the_task_is_stopped_are_recorded_as_stopped():
     assert batches[1] == [("slow", "stopped: task timed out")]
 
 
+def test_warm_up_is_lazy_and_only_in_a_worker_process_of_its_own():
+    """Nothing at start-up (no post_spawn receiver), and nothing in the process that sends a task,
+    where django-q2's sync mode runs it."""
+    from django_q.signals import post_spawn
+
+    assert not [r for r in post_spawn.receivers if "django_scheduler_api" in str(r)]
+    before = {t.name for t in threading.enumerate()}
+    handler_threads.warm_up()
+    assert gc.get_freeze_count() == 0
+    assert not {t.name for t in threading.enumerate()} - before
+
+
+def warm_up_in_a_child(queue) -> None:
+    """In a child process: warm up twice; report the threads started and whether the heap froze."""
+    from django_scheduler_api.engine import handler_threads
+
+    handler_threads.warm_up()
+    handler_threads.warm_up()
+    names = [t.name for t in threading.enumerate() if t.name.startswith("scheduler-handler")]
+    queue.put((len(names), gc.get_freeze_count() > 0))
+
+
 @override_settings(SCHEDULER_API={"TASK_BATCH_SIZE": 6})
-def test_warm_up_starts_the_threads_and_settles_the_garbage_collector():
-    try:
-        handler_threads.warm_up(sender="django_q", proc_name="test")
-        names = [t.name for t in threading.enumerate() if t.name.startswith("scheduler-handler")]
-        assert len(names) >= 6
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
+def test_warm_up_in_a_worker_process_starts_the_threads_once_and_freezes_the_heap():
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=warm_up_in_a_child, args=(queue,))
+    child.start()
+    threads, frozen = queue.get(timeout=60)
+    child.join(60)
+    assert (threads, frozen) == (6, True)
 
 
 @override_settings(SCHEDULER_API={"TASK_BATCH_SIZE": 2})
