@@ -27,6 +27,7 @@ class LenientChoiceField(serializers.ChoiceField):
     """
 
     def __init__(self, choices: type[TextChoices], **kwargs: Any) -> None:
+        self.choices_class = choices
         self._lookup: dict[str, str] = {}
         for number, value in enumerate(choices.values):
             self._lookup[_normal(value)] = value
@@ -42,6 +43,23 @@ class LenientChoiceField(serializers.ChoiceField):
         if value is None:
             self.fail("invalid_choice", input=data)
         return value
+
+    def dotnet_names(self) -> list[str]:
+        """The .NET enum names (``Planned``, ``DoNothing``), for the schema of requests."""
+        values = self.choices_class.values
+        return ["".join(part.capitalize() for part in value.split("_")) for value in values]
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "description": "A JSON object, handed to the handler.",
+        "example": {"recipients": ["ops@example.com"], "dry_run": False},
+    }
+)
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (the schema says so, so that a client or Swagger UI never sends a string)."""
 
 
 @extend_schema_field(OpenApiTypes.URI)

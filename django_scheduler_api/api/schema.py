@@ -17,31 +17,28 @@ from typing import Any
 import drf_spectacular_sidecar
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.renderers import (
     OpenApiJsonRenderer,
     OpenApiJsonRenderer2,
     OpenApiYamlRenderer,
     OpenApiYamlRenderer2,
 )
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
 import django_scheduler_api
+from django_scheduler_api.api.fields import LenientChoiceField
 from django_scheduler_api.api.links import absolute_url
-from django_scheduler_api.api.serializers import ErrorSerializer, UnknownJobsSerializer
+from django_scheduler_api.api.serializers import ErrorSerializer, FieldErrorsSerializer
 
 SWAGGER_DIR = Path(drf_spectacular_sidecar.__file__).parent / "static/drf_spectacular_sidecar/swagger-ui-dist"
 SWAGGER_ASSETS = frozenset(
     {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
 )
-
-# Free-form because a 400 is either {"detail": "..."} or field errors {"field": ["message"]}.
-ERROR_400 = {
-    "type": "object",
-    "description": '{"detail": "..."} or field errors {"field": ["message", ...]}',
-    "additionalProperties": True,
-}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
@@ -59,11 +56,91 @@ SPECTACULAR_SETTINGS = {
         "ExecutionStatusEnum": "django_scheduler_api.models.Execution.Status",
         "ExecutionTriggerEnum": "django_scheduler_api.models.Execution.Trigger",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "django_scheduler_api.api.schema.complete_answers_and_optional_nulls",
+    ],
+    "TAGS": [
+        {"name": "status", "description": "Is a scheduler running; job counts; links to the rest."},
+        {"name": "jobs", "description": "Add, read, change and delete jobs."},
+        {"name": "executions", "description": "The fires of jobs and their outcomes."},
+        {"name": "pause", "description": "Pause jobs."},
+        {"name": "resume", "description": "Resume jobs."},
+        {"name": "trigger", "description": "Run jobs now, outside their schedule."},
+        {"name": "handlers", "description": "The handlers a job can name."},
+        {"name": "preview", "description": "The next fire times of a cron expression."},
+    ],
+}
+
+# Keys an answer may leave out; every other key of a response shape is always present.
+OPTIONAL_IN_ANSWERS = {"Error": {"unknown_ids"}}
+
+
+class FieldErrorsExtension(OpenApiSerializerExtension):
+    """``{"field": ["message", ...]}``: a map, which no serializer field can describe."""
+
+    target_class = FieldErrorsSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": get_doc(FieldErrorsSerializer),
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "example": {"handler": ["Unknown handler 'x'."]},
+        }
+
+
+class LenientChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    """A request may name a choice by its .NET name or number as well (``LenientChoiceField``)."""
+
+    target_class = LenientChoiceField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        canonical = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return canonical
+        names = self.target.dotnet_names()
+        numbers = list(range(len(names)))
+        return {
+            "anyOf": [
+                enum_ref(self.target.choices_class, canonical),
+                {"type": "string", "enum": [*names, *map(str, numbers)]},
+                {"type": "integer", "enum": numbers},
+            ],
+            "description": "The value, or the .NET name (any case) or number of the value.",
+        }
+
+
+def enum_ref(choices: type, inline: dict[str, Any]) -> dict[str, Any]:
+    """A reference to the enum component ``ENUM_NAME_OVERRIDES`` names for ``choices``; inline
+    when it names none."""
+    path = f"{choices.__module__}.{choices.__qualname__}"
+    for name, target in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].items():
+        if target == path:
+            return {"$ref": f"#/components/schemas/{name}"}
+    return inline
+
+
+ERROR_RESPONSES = {
+    "400": OpenApiResponse(
+        PolymorphicProxySerializer(
+            component_name="BadRequest",
+            serializers=[ErrorSerializer, FieldErrorsSerializer],
+            resource_type_field_name=None,
+        ),
+        description="Invalid body, query or id: an Error or FieldErrors.",
+    ),
+    "403": OpenApiResponse(ErrorSerializer, description="Outside ALLOWED_NETWORKS, or a cross-site request."),
+    "404": OpenApiResponse(ErrorSerializer, description="Unknown job or execution (unknown_ids: job ids)."),
+    "406": OpenApiResponse(ErrorSerializer, description="No acceptable media type in Accept."),
+    "413": OpenApiResponse(ErrorSerializer, description="Body larger than MAX_BODY_SIZE."),
+    "415": OpenApiResponse(ErrorSerializer, description="A body that is not application/json."),
 }
 
 
 def document(**info: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Describe a view method for the schema: ``request``, ``responses``, ``parameters``.
+    """Describe a view method for the schema: ``summary``, ``request``, ``responses``,
+    ``parameters``, ``examples``, ``operation_id``.
 
     drf-spectacular's own ``@extend_schema`` builds on the project's ``DEFAULT_SCHEMA_CLASS``, which a
     reusable app cannot require; this records the same facts for ``SchedulerAutoSchema`` to read.
@@ -112,16 +189,58 @@ class SchedulerAutoSchema(AutoSchema):
         return {**responses, **{c: e for c, e in self.error_responses().items() if c not in responses}}
 
     def error_responses(self) -> dict[str, Any]:
-        """The errors this operation can answer (docs/api.rst, "Status codes")."""
-        errors: dict[str, Any] = {"400": ERROR_400, "403": ErrorSerializer, "406": ErrorSerializer}
-        if getattr(self.view, "may_not_find", False):
-            errors["404"] = UnknownJobsSerializer
-        elif "{" in self.path:
-            errors["404"] = ErrorSerializer
+        """The errors this operation can answer (docs/api.rst, "Status codes"), all in the shared
+        ``Error``/``FieldErrors`` shapes."""
+        codes = ["400", "403", "406"]
+        adds = self.method == "POST" and "{" in self.path  # adds the job when it does not exist
+        if ("{" in self.path and not adds) or getattr(self.view, "may_not_find", False):
+            codes.append("404")
         if self.method in ("POST", "PUT", "PATCH"):
-            errors["413"] = ErrorSerializer
-            errors["415"] = ErrorSerializer
-        return errors
+            codes += ["413", "415"]
+        return {code: ERROR_RESPONSES[code] for code in sorted(codes)}
+
+    def get_auth(self) -> list[dict[str, Any]]:
+        """No security requirement at all: the API has no authentication (the guard lets only the
+        local host in), so a generated client needs no credentials."""
+        return []
+
+    def get_summary(self) -> str | None:
+        return self.documented().get("summary")
+
+    def get_tags(self) -> list[str]:
+        return super().get_tags() or ["status"]
+
+    def get_operation_id(self) -> str:
+        return self.documented().get("operation_id") or super().get_operation_id()
+
+    def get_examples(self) -> list[OpenApiExample]:
+        """The documented examples; a callable one is made now (it may name registered handlers)."""
+        examples = self.documented().get("examples", ())
+        return [*super().get_examples(), *(e() if callable(e) else e for e in examples)]
+
+
+def complete_answers_and_optional_nulls(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Two facts the serializers cannot say (a drf-spectacular post-processing hook).
+
+    An answer always carries every key of its shape (``OPTIONAL_IN_ANSWERS`` excepted), so all are
+    required in responses. A request may send ``null`` for an optional field, meaning its default
+    (as .NET clients do for unset properties), so those are nullable in requests.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        properties = schema.get("properties")
+        if not properties:
+            continue
+        if not name.endswith("Request"):
+            optional = OPTIONAL_IN_ANSWERS.get(name, set())
+            schema["required"] = [key for key in properties if key not in optional]
+            continue
+        full = schemas.get(name.removeprefix("Patched"), schema)
+        required = set(full.get("required", ()))
+        for key, prop in properties.items():
+            if key not in required and not prop.get("readOnly"):
+                prop["nullable"] = True
+    return result
 
 
 def only_this_app(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:

@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_scheduler_api import services, validation
-from django_scheduler_api.api.fields import LenientChoiceField, LinkField, UTCDateTimeField
+from django_scheduler_api.api.fields import JSONObjectField, LenientChoiceField, LinkField, UTCDateTimeField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import at_most_max_take
 from django_scheduler_api.conf import scheduler_settings
@@ -59,7 +59,7 @@ class JobSerializer(UTCModelSerializer):
     end_time = UTCDateTimeField(required=False, allow_null=True)
     misfire_policy = LenientChoiceField(Job.MisfirePolicy, required=False)
     overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
-    data = serializers.JSONField(required=False)
+    data = JSONObjectField(required=False)
     executions_url = LinkField("job-executions", {"id": "id"})
 
     class Meta:
@@ -157,6 +157,7 @@ class ExecutionSerializer(UTCModelSerializer):
     url = LinkField("execution-detail", {"id": "id"})
     job = serializers.CharField(source="job_id", read_only=True)
     job_url = LinkField("job-detail", {"id": "job_id"})
+    data = JSONObjectField(read_only=True)
 
     class Meta:
         model = Execution
@@ -226,6 +227,13 @@ class StatusSerializer(serializers.Serializer):
     paused = JobCountSerializer()
     next_fire_time = UTCDateTimeField(allow_null=True)
     nodes = NodeSerializer(many=True)
+    # Links to the other endpoints, as DRF's DefaultRouter root has them (``ROOT_LINKS``).
+    jobs = serializers.URLField()
+    executions = serializers.URLField()
+    handlers = serializers.URLField()
+    preview = serializers.URLField(help_text="With an example expression, so that the link works.")
+    schema = serializers.URLField()
+    docs = serializers.URLField(help_text="Swagger UI")
 
     def to_representation(self, status: services.Status) -> dict[str, Any]:
         request = self.context["request"]
@@ -240,8 +248,24 @@ class StatusSerializer(serializers.Serializer):
                 **counts,
                 "next_fire_time": status.next_fire_time,
                 "nodes": status.nodes,
+                **root_links(request),
             }
         )
+
+
+# The root's links: key -> (route name, query).
+ROOT_LINKS = {
+    "jobs": ("job-list", None),
+    "executions": ("execution-list", None),
+    "handlers": ("handler-list", None),
+    "preview": ("preview", {"cron_expression": "0 15 10 ? * MON-FRI"}),
+    "schema": ("schema", None),
+    "docs": ("swagger-ui", None),
+}
+
+
+def root_links(request: Any) -> dict[str, str]:
+    return {key: absolute_url(request, name, query) for key, (name, query) in ROOT_LINKS.items()}
 
 
 class PreviewQuerySerializer(serializers.Serializer):
@@ -297,12 +321,15 @@ class TriggeredSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """``{"detail": "..."}``: every error that is not about one field (the schema's ``Error``)."""
+    """Every error that is not about one field (the schema's ``Error``): ``detail``, plus
+    ``unknown_ids`` when job ids named no job (pause, resume, trigger)."""
 
     detail = serializers.CharField()
+    unknown_ids = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The job ids that name no job."
+    )
 
 
-class UnknownJobsSerializer(ErrorSerializer):
-    """The 404 of a bulk operation naming unknown jobs: the detail and the unknown ids."""
-
-    unknown_ids = serializers.ListField(child=serializers.CharField())
+class FieldErrorsSerializer(serializers.Serializer):
+    """A 400 about fields of the body, the query or the path (the schema's ``FieldErrors``): each
+    field (or ``non_field_errors``) with its messages."""

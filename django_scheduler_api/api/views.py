@@ -8,12 +8,13 @@ decisions"), which is why no authentication runs (and so DRF enforces no session
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
@@ -60,7 +61,12 @@ PAGING_HEADERS = [
     OpenApiParameter("Link", str, OpenApiParameter.HEADER, response=[200], description='rel="next"/"prev"'),
 ]
 JOB_ID = OpenApiParameter(
-    "id", str, OpenApiParameter.PATH, description="The job's id", pattern=JOB_ID_PATTERN
+    "id",
+    str,
+    OpenApiParameter.PATH,
+    description="The job's id",
+    pattern=JOB_ID_PATTERN,
+    examples=[OpenApiExample("A job id", value="reports.daily")],
 )
 EXECUTION_ID = OpenApiParameter(
     "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The execution's id"
@@ -70,7 +76,38 @@ IDS = OpenApiParameter(
     str,
     OpenApiParameter.QUERY,
     description="Job ids separated by , or ; (none: all jobs). Any unknown id: 404, nothing changes.",
+    examples=[OpenApiExample("One job", value="reports.daily")],
 )
+TRIGGER_EXAMPLE = OpenApiExample("Extra data", value={"reason": "re-run after the fix"}, request_only=True)
+PATCH_EXAMPLE = OpenApiExample(
+    "A new description", value={"description": "The daily report"}, request_only=True
+)
+
+
+def new_job() -> dict[str, Any]:
+    """A job body POST accepts as it stands: the browsable API's form and the schema's example."""
+    return {
+        "handler": next(iter(registry.names()), ""),
+        "cron_expression": "0 15 10 ? * MON-FRI",
+        "timezone": scheduler_settings.DEFAULT_TIMEZONE,
+        "description": "",
+        "data": {},
+    }
+
+
+def new_job_example() -> OpenApiExample:
+    """The schema's example of a new job, made when the schema is, so it names a registered handler."""
+    return OpenApiExample("A weekday job", value=new_job(), request_only=True)
+
+
+def path_id_error(validate: Any, value: str) -> ValidationError | None:
+    """The 400 for a path id that cannot be an id (docs/api.rst: malformed is 400, unknown 404)."""
+    try:
+        validate(value)
+    except (DjangoValidationError, ValueError) as exc:
+        messages = exc.messages if isinstance(exc, DjangoValidationError) else ["Must be a valid UUID."]
+        return ValidationError({"id": messages})
+    return None
 
 
 class SchedulerAPIView:
@@ -115,9 +152,10 @@ def requested_ids(request: Request) -> list[str]:
 
 
 class StatusView(SchedulerAPIView, APIView):
-    @document(responses=StatusSerializer)
+    @document(responses=StatusSerializer, summary="Scheduler status", operation_id="status_retrieve")
     def get(self, request: Request) -> Response:
-        """Whether a scheduler process is running, and the number of jobs in each state."""
+        """Whether a scheduler process is running, the number of jobs in each state, and links to
+        the other endpoints."""
         return Response(StatusSerializer(services.status(), context={"request": request}).data)
 
 
@@ -127,6 +165,16 @@ class ListView(SchedulerAPIView):
     pagination_class = SkipTakePagination
     filter_backends = [QueryFilterBackend]
     query_filters: dict[str, type[QueryFilter]] = {}
+    validate_id: Any = None  # raises on a path id that cannot be an id
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """A path id that cannot be an id is a 400 naming ``id``, for every method, before anything
+        is looked up: a client learns it built a wrong URL, not that something is missing."""
+        super().initial(request, *args, **kwargs)
+        if "id" in kwargs and self.validate_id is not None:
+            error = path_id_error(self.validate_id, kwargs["id"])
+            if error is not None:
+                raise error
 
     def get_query_filter(self) -> type[QueryFilter] | None:
         return self.query_filters.get(getattr(self, "action", None) or "")
@@ -138,6 +186,7 @@ class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     query_filters = {"list": JobFilter, "executions": JobExecutionFilter}
     lookup_url_kwarg = "id"
     id_parameter = JOB_ID
+    validate_id = staticmethod(job_id_validator)
 
     def get_queryset(self) -> QuerySet:
         if self.action == "executions":
@@ -160,55 +209,60 @@ class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         try:
             job = services.get_job(self.kwargs["id"])
         except services.NoSuchJob:
-            return {
-                "handler": next(iter(registry.names()), ""),
-                "cron_expression": "0 0 12 ? * MON-FRI",
-                "timezone": scheduler_settings.DEFAULT_TIMEZONE,
-                "description": "",
-                "data": {},
-            }
+            return new_job()
         serializer = self.get_serializer(job)
         writable = [name for name, field in serializer.fields.items() if not field.read_only]
         return {name: serializer.data[name] for name in writable if name != "id"}
 
-    @document(parameters=[JobFilter, *PAGING_HEADERS])
+    @document(summary="List jobs", parameters=[JobFilter, *PAGING_HEADERS])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Jobs ordered by id, filtered by `state`, `group`, `handler`; paged by `skip`/`take`."""
         return super().list(request, *args, **kwargs)
 
+    @document(summary="Get a job")
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The job."""
         return super().retrieve(request, *args, **kwargs)
 
-    @document(request=JobSerializer, responses=JobSerializer)
+    @document(
+        summary="Add or replace a job",
+        request=JobSerializer,
+        responses=JobSerializer,
+        examples=[new_job_example],
+    )
     def replace(self, request: Request, id: str) -> Response:
         """Add the job, or replace it whole: omitted fields take their defaults. `handler` is
         required; send `application/json`. The time of the next fire moves only when a schedule
         field (cron, zone, start, end, state) changes."""
         return self._save(request, id, partial=False)
 
-    @document(request=JobSerializer, responses=JobSerializer)
+    @document(
+        summary="Change fields of a job",
+        request=JobSerializer,
+        responses=JobSerializer,
+        examples=[PATCH_EXAMPLE],
+    )
     def partial_update(self, request: Request, id: str) -> Response:
         """Change only the fields sent."""
         return self._save(request, id, partial=True)
 
-    @document(responses=DeletedSerializer)
+    @document(summary="Delete a job", responses=DeletedSerializer)
     def destroy(self, request: Request, id: str) -> Response:
         """Delete the job and cancel its queued executions; its history stays readable."""
         services.delete_job(id)
         return Response({"id": id, "deleted": True})
 
-    @document(parameters=[JobExecutionFilter, *PAGING_HEADERS], responses=ExecutionSerializer(many=True))
+    @document(
+        summary="List a job's executions",
+        parameters=[JobExecutionFilter, *PAGING_HEADERS],
+        responses=ExecutionSerializer(many=True),
+    )
     def executions(self, request: Request, id: str) -> Response:
         """The job's executions, newest first (also after the job was deleted)."""
         return self.list(request)
 
     def _save(self, request: Request, job_id: str, *, partial: bool) -> Response:
         body = json_object(request)
-        try:
-            job_id_validator(job_id)
-        except DjangoValidationError as exc:
-            raise ValidationError({"id": exc.messages}) from None
         instance = self.get_object() if partial else None
         serializer = self.get_serializer(instance, data=body, partial=partial)
         serializer.is_valid(raise_exception=True)
@@ -222,6 +276,7 @@ class ExecutionViewSet(ListView, viewsets.ReadOnlyModelViewSet):
     query_filters = {"list": ExecutionFilter}
     lookup_url_kwarg = "id"
     id_parameter = EXECUTION_ID
+    validate_id = staticmethod(uuid.UUID)
 
     def get_serializer_class(self) -> type[ExecutionSerializer]:
         return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
@@ -229,25 +284,26 @@ class ExecutionViewSet(ListView, viewsets.ReadOnlyModelViewSet):
     def get_object(self) -> Execution:
         return services.get_execution(self.kwargs["id"])
 
-    @document(parameters=[ExecutionFilter, *PAGING_HEADERS])
+    @document(summary="List executions", parameters=[ExecutionFilter, *PAGING_HEADERS])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Executions of all jobs, newest first, filtered by `job` and `status`."""
         return super().list(request, *args, **kwargs)
 
+    @document(summary="Get an execution")
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """One execution: its status, times, data, result, error and traceback."""
         return super().retrieve(request, *args, **kwargs)
 
 
 class HandlerListView(SchedulerAPIView, APIView):
-    @document(responses=HandlerSerializer(many=True))
+    @document(summary="List handlers", responses=HandlerSerializer(many=True))
     def get(self, request: Request) -> Response:
         """The registered handlers a job can name, with the first line of their docstrings."""
         return Response(HandlerSerializer(list(registry), many=True, context={"request": request}).data)
 
 
 class PreviewView(SchedulerAPIView, APIView):
-    @document(parameters=[PreviewQuerySerializer], responses=PreviewSerializer)
+    @document(summary="Preview fire times", parameters=[PreviewQuerySerializer], responses=PreviewSerializer)
     def get(self, request: Request) -> Response:
         """The next `count` fire times of a cron expression in a zone, strictly after `after`."""
         query = PreviewQuerySerializer(data=request.query_params.dict())
@@ -262,7 +318,7 @@ class JobActionView(SchedulerAPIView, APIView):
 
 
 class PauseView(JobActionView):
-    @document(request=None, parameters=[IDS], responses=PausedSerializer)
+    @document(summary="Pause jobs", request=None, parameters=[IDS], responses=PausedSerializer)
     def post(self, request: Request) -> Response:
         """Pause the jobs `ids` (none: all jobs). Fires missed while paused follow each job's
         misfire policy on resume."""
@@ -270,14 +326,20 @@ class PauseView(JobActionView):
 
 
 class ResumeView(JobActionView):
-    @document(request=None, parameters=[IDS], responses=ResumedSerializer)
+    @document(summary="Resume jobs", request=None, parameters=[IDS], responses=ResumedSerializer)
     def post(self, request: Request) -> Response:
         """Resume the jobs `ids` (none: all jobs)."""
         return Response({"resumed": services.resume_jobs(requested_ids(request))})
 
 
 class TriggerView(JobActionView):
-    @document(request=OpenApiTypes.OBJECT, parameters=[IDS], responses=TriggeredSerializer)
+    @document(
+        summary="Run jobs now",
+        request=OpenApiTypes.OBJECT,
+        parameters=[IDS],
+        responses=TriggeredSerializer,
+        examples=[TRIGGER_EXAMPLE],
+    )
     def post(self, request: Request) -> Response:
         """Run the jobs `ids` now, outside their schedule, paused ones too (none: all planned jobs).
         The body (a JSON object, optional) is merged over each job's data."""

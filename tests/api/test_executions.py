@@ -67,10 +67,11 @@ def test_a_jobs_executions(api, history):
 def test_detail_shows_the_traceback_and_404s(api, history):
     body = api.get(f"{BASE}/executions/{history[0].id}").json()
     assert body["id"] == str(history[0].id) and "traceback" in body and body["handler"] == "tests.echo"
-    for bad in (uuid.uuid4(), "not-a-uuid"):
-        response = api.get(f"{BASE}/executions/{bad}")
-        assert response.status_code == 404
-        assert "No execution" in response.json()["detail"]
+    response = api.get(f"{BASE}/executions/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert "No execution" in response.json()["detail"]
+    malformed = api.get(f"{BASE}/executions/not-a-uuid")  # cannot be an execution's id: a 400
+    assert malformed.status_code == 400 and malformed.json() == {"id": ["Must be a valid UUID."]}
 
 
 @pytest.mark.integration

@@ -262,13 +262,16 @@ def test_unknown_keys_are_all_named(api, db):
     assert set(body) == {"foo", "barr"}
 
 
-@pytest.mark.parametrize("job_id", ["a b", "x" * 201, "a/b%", "é"])
-def test_a_malformed_id_is_400(api, unchanged, job_id):
+@pytest.mark.parametrize("job_id", ["a b", "bad id!", "x" * 201, "a%25b", "é"])
+@pytest.mark.parametrize("method", ["get", "post", "patch", "delete"])
+def test_a_malformed_id_is_400_for_every_method(api, unchanged, make_job, method, job_id):
+    """docs/api.rst: an id that cannot be a job's is a 400 naming ``id``, whatever the method."""
+    make_job("a")
     guard = unchanged()
-    response = api.post(f"{BASE}/jobs/{job_id}", {"handler": "tests.echo"}, format="json")
-    assert response.status_code in (400, 404)
-    if response.status_code == 400:
-        assert "id" in response.json()
+    response = getattr(api, method)(f"{BASE}/jobs/{job_id}", {"handler": "tests.echo"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["id"]
+    assert api.get(f"{BASE}/jobs/{job_id}/executions").status_code == 400
     guard.check()
 
 

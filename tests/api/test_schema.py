@@ -43,9 +43,70 @@ def test_the_schema_lists_exactly_the_apps_operations(api):
 def test_the_schema_documents_errors_and_paging_headers(api):
     paths = api.get(f"{BASE}/schema/").json()["paths"]
     post = paths["/scheduler/jobs/{id}"]["post"]
-    assert {"200", "400", "403", "404", "413", "415"} <= set(post["responses"])
+    assert set(post["responses"]) == {"200", "400", "403", "406", "413", "415"}  # POST adds: no 404
+    assert set(paths["/scheduler/jobs/{id}"]["patch"]["responses"]) == {*post["responses"], "404"}
     assert set(paths["/scheduler/jobs"]["get"]["responses"]["200"]["headers"]) == {"X-Total-Count", "Link"}
     assert {p["name"] for p in paths["/scheduler/jobs"]["get"]["parameters"]} >= {"state", "skip", "take"}
+
+
+def operations(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_every_operation_has_a_summary_a_tag_and_no_security_requirement(api):
+    schema = api.get(f"{BASE}/schema").json()
+    assert "security" not in schema and "securitySchemes" not in schema.get("components", {})
+    for path, method, operation in operations(schema):
+        assert "security" not in operation, (path, method)
+        assert operation["summary"] and operation["tags"] != ["default"], (path, method)
+    assert schema["paths"]["/scheduler"]["get"]["tags"] == ["status"]
+
+
+def test_delete_is_documented_as_200_with_its_body(api):
+    schema = api.get(f"{BASE}/schema").json()
+    responses = schema["paths"]["/scheduler/jobs/{id}"]["delete"]["responses"]
+    assert "204" not in responses
+    body = responses["200"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Deleted"}
+    assert schema["components"]["schemas"]["Deleted"]["required"] == ["id", "deleted"]
+
+
+def test_every_error_response_uses_the_shared_shapes(api):
+    schema = api.get(f"{BASE}/schema").json()
+    components = schema["components"]["schemas"]
+    assert components["Error"]["required"] == ["detail"]
+    assert set(components["Error"]["properties"]) == {"detail", "unknown_ids"}
+    assert components["BadRequest"]["oneOf"] == [
+        {"$ref": "#/components/schemas/Error"},
+        {"$ref": "#/components/schemas/FieldErrors"},
+    ]
+    refs = set()
+    for _path, _method, operation in operations(schema):
+        for code, response in operation["responses"].items():
+            if code != "200":
+                refs.add((code, response["content"]["application/json"]["schema"]["$ref"].split("/")[-1]))
+    assert refs == {("400", "BadRequest"), *((code, "Error") for code in ("403", "404", "406", "413", "415"))}
+
+
+def test_answers_mark_every_key_required_and_requests_take_aliases_and_nulls(api):
+    components = api.get(f"{BASE}/schema").json()["components"]["schemas"]
+    job = components["Job"]
+    assert set(job["required"]) == set(job["properties"]) and {"id", "state"} <= set(job["required"])
+    assert job["properties"]["data"]["type"] == "object"
+    request = components["JobRequest"]["properties"]
+    assert request["state"]["anyOf"][1:] == [
+        {"type": "string", "enum": ["Planned", "Paused", "0", "1"]},
+        {"type": "integer", "enum": [0, 1]},
+    ]
+    assert request["description"]["nullable"] and "nullable" not in request["handler"]
+    assert components["JobRequest"]["required"] == ["handler"]
+
+
+def test_the_root_documents_its_links(api):
+    status = api.get(f"{BASE}/schema").json()["components"]["schemas"]["Status"]
+    assert {"jobs", "executions", "handlers", "preview", "schema", "docs"} <= set(status["properties"])
 
 
 def test_the_schema_is_available_as_yaml(api):
