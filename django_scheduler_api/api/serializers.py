@@ -2,8 +2,8 @@
 
 ``JobSerializer`` validates with the same rules as the admin and the CLI (``validation``) and never
 saves: the views hand its ``validated_data`` to ``services.save_job``, the one code path that writes
-jobs. Bodies in the .NET spelling are accepted too (``LEGACY_ALIASES``; docs/api.rst, ".NET
-spellings").
+jobs. Bodies as .NET clients write them are accepted too (keys in any casing, ``null`` as the
+default: ``JobSerializer.to_internal_value``; docs/api.rst, "Bodies of .NET clients").
 """
 
 from __future__ import annotations
@@ -23,14 +23,18 @@ from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, describe
 from django_scheduler_api.models import Execution, Job, SchedulerNode, job_id_validator
 
-# Keys of the .NET spelling of a job (docs/api.rst) -> this API's field names.
+# Keys of the .NET job info that name a field differently (read in any casing, as every key is:
+# ``spelling_key``) -> this API's field names.
 LEGACY_ALIASES = {
     "handlerType": "handler",
-    "cronExpression": "cron_expression",
     "startTimeUtc": "start_time",
     "endTimeUtc": "end_time",
-    "misfirePolicy": "misfire_policy",
 }
+
+
+def spelling_key(key: str) -> str:
+    """What the spellings of one key share: ``start_time``, ``startTime``, ``StartTime``."""
+    return key.replace("_", "").lower()
 
 
 class UTCModelSerializer(serializers.ModelSerializer):
@@ -99,22 +103,45 @@ class JobSerializer(UTCModelSerializer):
             return f"Invalid: {exc}"
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        """Translate legacy keys, refuse unknown ones (a typo must never pass silently), ignore the
-        read-only ones (so a job fetched with GET can be posted back), then validate field by field."""
+        """Read keys in any casing, refuse unknown ones (a typo must never pass silently), ignore the
+        read-only ones (so a job fetched with GET can be posted back), read ``null`` for an optional
+        field as its default, then validate field by field."""
         if isinstance(data, dict):
-            data = self._without_read_only(self._translate_aliases(data))
+            data = self._nulls_as_defaults(self._without_read_only(self._canonical_keys(data)))
         return super().to_internal_value(data)
 
-    def _translate_aliases(self, data: dict[str, Any]) -> dict[str, Any]:
-        data = dict(data)
-        for alias, field in LEGACY_ALIASES.items():
-            if alias not in data:
-                continue
-            value = data.pop(alias)
-            if field in data and data[field] != value:
-                raise serializers.ValidationError({alias: [f"Conflicts with {field!r}; send one of them."]})
-            data[field] = value
-        return data
+    def _canonical_keys(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Each key under its field's name, whatever the spelling: ``cron_expression``,
+        ``cronExpression``, ``CronExpression``, and the .NET names (``HandlerType``, ``StartTimeUtc``).
+        Two spellings of one field with different values are a 400; an unknown key is kept as sent,
+        for ``_without_read_only`` to name it."""
+        names = {spelling_key(name): name for name in self.fields}
+        names.update((spelling_key(alias), name) for alias, name in LEGACY_ALIASES.items())
+        canonical: dict[str, Any] = {}
+        sent_as: dict[str, str] = {}
+        for key, value in data.items():
+            name = names.get(spelling_key(key), key)
+            if name in canonical and canonical[name] != value:
+                spelling, other = (key, sent_as[name]) if key != name else (sent_as[name], key)
+                raise serializers.ValidationError(
+                    {spelling: [f"Conflicts with {other!r}; send one of them."]}
+                )
+            canonical[name], sent_as[name] = value, key
+        return canonical
+
+    def _nulls_as_defaults(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An explicit ``null`` for an optional field means its default, as an omitted key does in
+        a POST (.NET serializers write ``null`` for every unset property). A PATCH sets the default."""
+        defaults = services.job_defaults(self.context.get("job_id") or "")
+        result = {}
+        for key, value in data.items():
+            field = self.fields[key]
+            if value is None and not field.allow_null and not field.required:
+                if key not in defaults:  # ``id``: the URL's
+                    continue
+                value = defaults[key]
+            result[key] = value
+        return result
 
     def _without_read_only(self, data: dict[str, Any]) -> dict[str, Any]:
         writable = {name for name, field in self.fields.items() if not field.read_only}

@@ -105,3 +105,28 @@ def test_preview_refuses_bad_queries(api, query, field):
     response = api.get(f"{BASE}/preview", query)
     assert response.status_code == 400
     assert field in response.json()
+
+
+ROOT_LINKS = {
+    "jobs": "http://testserver/scheduler/jobs",
+    "executions": "http://testserver/scheduler/executions",
+    "handlers": "http://testserver/scheduler/handlers",
+    "preview": "http://testserver/scheduler/preview?cron_expression=0+15+10+%3F+%2A+MON-FRI",
+    "schema": "http://testserver/scheduler/schema",
+    "docs": "http://testserver/scheduler/docs",
+}
+
+
+def test_the_root_links_the_other_endpoints_and_every_link_answers(api, make_job):
+    make_job("a")
+    body = api.get(f"{BASE}/").json()
+    assert list(body)[:6] == ["is_started", "all", "planned", "paused", "next_fire_time", "nodes"]
+    assert {key: body[key] for key in ROOT_LINKS} == ROOT_LINKS
+    for url in ROOT_LINKS.values():
+        assert api.get(url).status_code == 200, url
+
+
+def test_the_browsable_root_shows_the_links(api):
+    page = api.get(f"{BASE}/", HTTP_ACCEPT="text/html").content.decode()
+    for url in ROOT_LINKS.values():
+        assert f'href="{url.replace("&", "&amp;")}"' in page, url
