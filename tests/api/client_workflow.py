@@ -73,9 +73,13 @@ def make_client(base_url: str, calls: Counter[str]) -> Client:
     def count(response: httpx.Response) -> None:
         calls[str(response.status_code)] += 1
 
+    # The live server is Django's development server (wsgiref), which reports a request without a
+    # Content-Type as text/plain; the guard refuses a text/plain write even without a body (an old
+    # browser's cross-site form looks so), so the bodyless POSTs (pause, resume) say JSON.
     return Client(
         base_url=base_url,
         raise_on_unexpected_status=True,
+        headers={"Content-Type": "application/json"},
         httpx_args={"event_hooks": {"response": [count]}},
     )
 
