@@ -3,7 +3,7 @@
 ``JobSerializer`` validates with the same rules as the admin and the CLI (``validation``) and never
 saves: the views hand its ``validated_data`` to ``services.save_job``, the one code path that writes
 jobs. Bodies as .NET clients write them are accepted too (keys in any casing, ``null`` as the
-default: ``JobSerializer.to_internal_value``; docs/api.rst, "Bodies of .NET clients").
+default: ``JobSerializer.to_internal_value``; docs/api.rst, ".NET spellings").
 """
 
 from __future__ import annotations
