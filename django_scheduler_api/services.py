@@ -119,6 +119,9 @@ def resume_jobs(ids: list[str]) -> list[str]:
 def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Execution]:
     """Fire jobs now, outside their schedule: one ``manual`` execution each, enqueued on commit.
 
+    An execution the broker did not take stays in the outbox, for a scheduler to send later: the
+    call still succeeds, and such an execution has no ``enqueued_at`` (``dispatch.enqueue``).
+
     Explicit ids fire paused jobs too; no ids fires every planned job. The execution's data is the
     job's data shallow-merged with ``data`` (its keys win).
     """

@@ -236,6 +236,14 @@ class JobAdmin(admin.ModelAdmin):
             format_html("Triggered {} job(s); executions: {}.", len(executions), links),
             messages.SUCCESS,
         )
+        unsent = sum(1 for e in executions if e.enqueued_at is None)
+        if unsent:
+            self.message_user(
+                request,
+                f"{unsent} execution(s) not handed to django-q2 yet (see the log): a scheduler "
+                "sends them from its outbox.",
+                messages.WARNING,
+            )
 
     def _log_action(self, request: HttpRequest, ids: list[str], message: str) -> None:
         """Record the action in each job's admin history, as the admin records edits: who paused what."""

@@ -336,11 +336,19 @@ class ResumedSerializer(serializers.Serializer):
 
 
 class TriggeredExecutionSerializer(serializers.Serializer):
-    """One execution a trigger created: its job, its id and its URL."""
+    """One execution a trigger created: its job, its id, its URL and whether django-q2 has it."""
 
     job = serializers.CharField(source="job_id")
     execution = serializers.UUIDField(source="id")
     url = LinkField("execution-detail", {"id": "id"})
+    sent = serializers.SerializerMethodField(
+        help_text="Handed to django-q2 before this answer. False if its broker failed (a scheduler "
+        "sends the execution from its outbox later) or if the request runs in a transaction "
+        "(it is sent when that commits)."
+    )
+
+    def get_sent(self, execution: Any) -> bool:
+        return execution.enqueued_at is not None
 
 
 class TriggeredSerializer(serializers.Serializer):

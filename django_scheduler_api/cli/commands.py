@@ -119,7 +119,9 @@ def trigger(options: dict[str, Any], request: Request) -> Output:
     executions = services.trigger_jobs(_ids(options), body)
     data = api.TriggeredSerializer({"triggered": executions}, context={"request": request}).data
     text = tables.table(["JOB", "EXECUTION"], [(e.job_id, e.id) for e in executions])
-    return Output(data, f"{text}\n\nTriggered {len(executions)} job(s).")
+    unsent = sum(1 for e in executions if e.enqueued_at is None)
+    later = f" {unsent} not sent yet: a scheduler sends them from its outbox." if unsent else ""
+    return Output(data, f"{text}\n\nTriggered {len(executions)} job(s).{later}")
 
 
 def delete(options: dict[str, Any], request: Request) -> Output:

@@ -4,7 +4,6 @@ broker that fails never fails a request."""
 from __future__ import annotations
 
 import os
-import socket
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from django_q.signing import SignedPackage
 from django_scheduler_api.engine import dispatch, store
 from django_scheduler_api.engine.worker import TASK
 from django_scheduler_api.models import Execution
-from tests.engine.helpers import make_job
+from tests.engine.helpers import closed_port, make_job, use_broker
 from tests.support import require_redis
 
 pytestmark = pytest.mark.django_db
@@ -36,16 +35,9 @@ def claimed(count: int) -> list[Execution]:
 
 @pytest.fixture
 def configured(monkeypatch):
-    """Choose django-q2's broker for this test (``Conf`` as ``Q_CLUSTER`` would set it)."""
-
-    def configure(**conf):
-        for name, value in {"ORM": None, "BROKER_CLASS": None, "SYNC": False, **conf}.items():
-            monkeypatch.setattr(Conf, name, value)
-        monkeypatch.setattr(Conf, "WORKERS", 2)
-        monkeypatch.setattr(dispatch, "_brokers", {})
-        return dispatch.broker()
-
-    return configure
+    """Choose django-q2's broker for this test, with two workers (tasks of at most half the fires)."""
+    monkeypatch.setattr(Conf, "WORKERS", 2)
+    return lambda **conf: use_broker(monkeypatch, **conf)
 
 
 class ListBroker(Broker):
@@ -118,13 +110,6 @@ def test_making_a_batch_runs_nothing_even_with_sync_on(configured):
     assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.QUEUED}
     assert batch.flush() == 2
     assert set(Execution.objects.values_list("status", flat=True)) == {Execution.Status.SUCCEEDED}
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_a_broker_that_fails_leaves_the_executions_in_the_outbox(configured, caplog):
