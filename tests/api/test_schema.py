@@ -10,9 +10,11 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from django_scheduler_api import services
 from tests.api.conftest import BASE
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +51,10 @@ def test_the_schema_documents_errors_and_paging_headers(api):
     assert set(paths["/scheduler/jobs/{id}"]["patch"]["responses"]) == {*post["responses"], "404"}
     assert set(paths["/scheduler/jobs"]["get"]["responses"]["200"]["headers"]) == {"X-Total-Count", "Link"}
     assert {p["name"] for p in paths["/scheduler/jobs"]["get"]["parameters"]} >= {"state", "skip", "take"}
+
+
+def test_the_schema_is_valid_openapi(api):
+    validate(api.get(f"{BASE}/schema").json())
 
 
 def operations(schema):
@@ -221,8 +227,17 @@ def keep_connection():
     request_finished.connect(close_old_connections)
 
 
+@pytest.fixture
+def example_job(db):
+    """The job the schema's examples name (``reports.daily``) with an execution, so that the
+    examples and part of the generated cases reach answers with bodies (a job, its executions, a
+    deletion) and their response schemas are checked, not only the 404s of an empty database."""
+    services.save_job("reports.daily", {"handler": "tests.echo", "cron_expression": "0 15 10 ? * MON-FRI"})
+    services.trigger_jobs(["reports.daily"], {})  # stays queued: the test's transaction never commits
+
+
 @pytest.mark.django_db
-@pytest.mark.usefixtures("keep_connection")
+@pytest.mark.usefixtures("keep_connection", "example_job")
 @fuzzed.parametrize()
 @settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_to_its_schema(case):
