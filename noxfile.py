@@ -45,7 +45,9 @@ def _pyenv_interpreters_on_path() -> None:
     root = os.environ.get("PYENV_ROOT")
     if not root:
         try:
-            root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
+            root = subprocess.run(
+                ["pyenv", "root"], capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return
     versions = Path(root) / "versions"
@@ -112,7 +114,9 @@ def _pytest(session: nox.Session, db: str) -> None:
 def docs(session: nox.Session) -> None:
     """The documentation site, every warning an error, as Read the Docs builds it."""
     session.install("-e", ".[docs]")
-    session.run("sphinx-build", "-W", "-n", "-q", "-b", "html", "docs", str(ROOT / "docs" / "_build" / "html"))
+    session.run(
+        "sphinx-build", "-W", "-n", "-q", "-b", "html", "docs", str(ROOT / "docs" / "_build" / "html")
+    )
 
 
 @nox.session(python=PYTHONS[0])

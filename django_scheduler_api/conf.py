@@ -68,6 +68,13 @@ DEFAULTS: dict[str, Any] = {
     "EXECUTION_RETENTION": 30 * 24 * 3600,
     # django-q2: the cluster (queue) name tasks are sent to; None uses Q_CLUSTER's own name.
     "Q_CLUSTER_NAME": None,
+    # Metrics and dashboard: the recent window (seconds) of the fire lag and duration histograms, and
+    # how many seconds a computed answer of the metrics endpoint is reused (the database is read at
+    # most once per this many seconds and cache, whatever scrapes it).
+    "METRICS_WINDOW": 900,
+    "METRICS_CACHE_TTL": 5,
+    # Bytes of a handler's log kept on its execution; the rest is cut, with a note saying so.
+    "HANDLER_LOG_LIMIT": 64 * 1024,
     # The module looked for in every installed app to register handlers (like admin.py).
     "HANDLER_MODULE": "handlers",
     # Jobs declared in code, upserted when a scheduler starts: a list of dicts with the job fields.

@@ -153,6 +153,8 @@ class Execution(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(null=True, blank=True)  # noqa: DJ001  (the API shows null)
     traceback = models.TextField(blank=True, default="")
+    # What the handler logged through ``logging`` while it ran, bounded by ``HANDLER_LOG_LIMIT``.
+    log = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # The scheduled fire time of a fire of the schedule (or a misfire), null for a manual trigger: the
     # database computes it, and the unique constraint below holds it. A generated column rather than a
@@ -176,6 +178,8 @@ class Execution(models.Model):
         indexes = [
             models.Index(fields=["job", "scheduled_fire_time"], name="sched_exec_job_time_idx"),
             models.Index(fields=["status", "created_at"], name="sched_exec_status_idx"),
+            # Recent fires of every job (the metrics' window, the dashboard's charts) are a range scan.
+            models.Index(fields=["scheduled_fire_time"], name="sched_exec_fire_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -184,6 +188,36 @@ class Execution(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class PrunedExecutions(models.Model):
+    """How many finished executions of each (trigger, status) pruning has deleted.
+
+    The metrics count every fire and outcome ever recorded: the rows still in the table plus these.
+    Without them a counter would fall at every prune, which Prometheus reads as a restart.
+    """
+
+    trigger = models.CharField(max_length=16, choices=Execution.Trigger.choices)
+    status = models.CharField(max_length=16, choices=Execution.Status.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "status"], name="sched_pruned_once_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger}/{self.status}: {self.count}"
+
+
+class Dashboard(Execution):
+    """The admin's *Scheduler > Dashboard* page. A proxy without data of its own: registering it is
+    how a reusable app puts a page of its own on the admin's index next to its models."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"
 
 
 class SchedulerNode(models.Model):

@@ -365,6 +365,14 @@ def preview(
 
 def live_nodes(now: datetime | None = None) -> list[SchedulerNode]:
     """Scheduler processes whose heartbeat is younger than ``NODE_TIMEOUT`` seconds."""
-    now = now or timezone.now()
-    since = now - timedelta(seconds=scheduler_settings.NODE_TIMEOUT)
-    return list(SchedulerNode.objects.filter(last_seen__gte=since).order_by("name"))
+    return list(_live_nodes(now).order_by("name"))
+
+
+def count_live_nodes(now: datetime | None = None) -> int:
+    """How many scheduler processes are alive (see ``live_nodes``)."""
+    return _live_nodes(now).count()
+
+
+def _live_nodes(now: datetime | None) -> QuerySet[SchedulerNode]:
+    since = (now or timezone.now()) - timedelta(seconds=scheduler_settings.NODE_TIMEOUT)
+    return SchedulerNode.objects.filter(last_seen__gte=since)

@@ -69,6 +69,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "trigger", "description": "Run jobs now, outside their schedule."},
         {"name": "handlers", "description": "The handlers a job can name."},
         {"name": "preview", "description": "The next fire times of a cron expression."},
+        {"name": "metrics", "description": "The scheduler's figures for Prometheus (text, not JSON)."},
     ],
 }
 
@@ -185,7 +186,10 @@ class SchedulerAutoSchema(AutoSchema):
         responses = info["responses"] if "responses" in info else super().get_response_serializers()
         if not isinstance(responses, dict):
             responses = {"200": responses}
-        responses = {str(code): answer for code, answer in responses.items()}
+        # A key may be (code, media type), for an answer that is not JSON (the metrics' text).
+        responses = {
+            code if isinstance(code, tuple) else str(code): answer for code, answer in responses.items()
+        }
         return {**responses, **{c: e for c, e in self.error_responses().items() if c not in responses}}
 
     def error_responses(self) -> dict[str, Any]:
@@ -197,6 +201,8 @@ class SchedulerAutoSchema(AutoSchema):
             codes.append("404")
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["413", "415"]
+        if getattr(self.view, "json_errors_only", False):  # a view whose successes are not JSON
+            return {(code, "application/json"): ERROR_RESPONSES[code] for code in sorted(codes)}
         return {code: ERROR_RESPONSES[code] for code in sorted(codes)}
 
     def get_auth(self) -> list[dict[str, Any]]:

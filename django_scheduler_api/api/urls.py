@@ -12,7 +12,7 @@ from typing import Any
 from django.urls import re_path
 from django.urls.resolvers import URLPattern
 
-from django_scheduler_api.api import views
+from django_scheduler_api.api import metrics, views
 from django_scheduler_api.api.exceptions import not_found
 from django_scheduler_api.api.schema import SchemaView, swagger_asset, swagger_ui
 
@@ -51,6 +51,7 @@ urlpatterns = [
     route("pause", views.PauseView.as_view(), "pause"),
     route("resume", views.ResumeView.as_view(), "resume"),
     route("trigger", views.TriggerView.as_view(), "trigger"),
+    route("metrics", metrics.MetricsView.as_view(), "metrics"),
     route("schema", SchemaView.as_view(), "schema"),
     route("docs", swagger_ui, "swagger-ui"),
     route(r"docs/assets/(?P<name>[^/]+)", swagger_asset, "swagger-asset"),

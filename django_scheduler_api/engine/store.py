@@ -24,11 +24,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DateTimeField, QuerySet, Value
+from django.db.models import Count, DateTimeField, F, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from django_scheduler_api import planning
-from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.models import Execution, Job, PrunedExecutions
 
 # The job columns a claim needs; loading only these keeps the hot query narrow.
 CLAIM_FIELDS = (
@@ -251,10 +251,34 @@ def _lose(executions: QuerySet, now: datetime, why: str) -> int:
 
 
 def prune(now: datetime, *, retention: timedelta, limit: int) -> int:
-    """Delete up to ``limit`` finished executions created before ``now - retention``."""
+    """Delete up to ``limit`` finished executions created before ``now - retention``.
+
+    What is deleted is added to ``PrunedExecutions`` in the same transaction, so the metrics' counts
+    of fires and outcomes never go down.
+    """
     old = Execution.objects.filter(status__in=Execution.FINISHED, created_at__lt=now - retention)
     ids = list(old.values_list("pk", flat=True)[:limit])
-    return Execution.objects.filter(pk__in=ids).delete()[0] if ids else 0
+    if not ids:
+        return 0
+    with transaction.atomic():
+        doomed = Execution.objects.filter(pk__in=ids)
+        counts = list(doomed.order_by().values_list("trigger", "status").annotate(n=Count("pk")))
+        deleted = doomed.delete()[0]
+        for trigger, status, count in counts:
+            _add_pruned(trigger, status, count)
+    return deleted
+
+
+def _add_pruned(trigger: str, status: str, count: int) -> None:
+    """Add to a tally row, creating it the first time (a concurrent creator wins; then add again)."""
+    tally = PrunedExecutions.objects.filter(trigger=trigger, status=status)
+    if tally.update(count=F("count") + count):
+        return
+    try:
+        with transaction.atomic():
+            PrunedExecutions.objects.create(trigger=trigger, status=status, count=count)
+    except IntegrityError:
+        tally.update(count=F("count") + count)
 
 
 def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -> None:

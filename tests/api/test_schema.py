@@ -31,6 +31,7 @@ OPERATIONS = {
     "/scheduler/pause": ["post"],
     "/scheduler/resume": ["post"],
     "/scheduler/trigger": ["post"],
+    "/scheduler/metrics": ["get"],
 }
 
 

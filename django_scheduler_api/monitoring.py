@@ -1,0 +1,363 @@
+"""What the scheduler is doing, read from the database: the figures behind the metrics endpoint and the
+admin's dashboard (both front ends only format them).
+
+The database is the one place that sees every scheduler and worker process on every host, so every
+figure here is a query, not a counter kept in some process's memory. Each figure is one aggregate
+(a ``GROUP BY``) over indexed columns, so a snapshot costs a handful of queries whatever the number of
+executions; ``snapshot`` is cached for ``METRICS_CACHE_TTL`` seconds in Django's cache, so any
+number of scrapers and dashboards read the database at most once per that time.
+
+Histograms are over a recent window (``METRICS_WINDOW`` seconds of scheduled fire times): they answer
+"how late, how slow, lately", and a count may go down as fires leave the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum, Value, Window
+from django.db.models.functions import RowNumber, TruncMinute
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
+
+from django_scheduler_api import services
+from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.models import Execution, Job, PrunedExecutions
+
+# Upper bounds (seconds) of the histograms' buckets: a scheduler exact to the millisecond needs
+# millisecond buckets for the lag, and handlers run from milliseconds to hours.
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+CACHE_KEY = "django_scheduler_api:monitoring:snapshot"
+PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative counts by upper bound (``+Inf`` last), with the count and sum of the observations."""
+
+    buckets: tuple[tuple[float, int], ...]
+    count: int
+    sum: float
+
+    def quantile(self, q: float) -> float | None:
+        """The ``q`` quantile, interpolated within its bucket as Prometheus's ``histogram_quantile``."""
+        if not self.count:
+            return None
+        rank = q * self.count
+        lower, below = 0.0, 0
+        for bound, cumulative in self.buckets:
+            if cumulative >= rank:
+                if math.isinf(bound):
+                    return lower
+                inside = cumulative - below
+                return lower + (bound - lower) * ((rank - below) / inside if inside else 0.0)
+            lower, below = bound, cumulative
+        return lower
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the metrics endpoint exports, taken at ``taken_at``."""
+
+    taken_at: datetime
+    window: float
+    fires: dict[str, int]  # every fire ever recorded, by trigger
+    finished: dict[str, int]  # every finished execution ever recorded, by status
+    pending: dict[str, int]  # executions queued or running now
+    jobs: dict[str, int]  # by state
+    live_nodes: int
+    outbox: int  # executions recorded but not yet handed to django-q2
+    oldest_running_age: float  # seconds; 0 when nothing runs
+    fire_lag: Histogram
+    durations: dict[str, Histogram] = field(default_factory=dict)  # by handler
+
+
+def snapshot(now: datetime | None = None, *, cached: bool = True) -> Snapshot:
+    """The current figures, from the cache when they are younger than ``METRICS_CACHE_TTL``."""
+    ttl = float(scheduler_settings.METRICS_CACHE_TTL)
+    if cached and ttl > 0:
+        hit = cache.get(CACHE_KEY)
+        if isinstance(hit, Snapshot):
+            return hit
+    taken = take_snapshot(now)
+    if cached and ttl > 0:
+        cache.set(CACHE_KEY, taken, ttl)
+    return taken
+
+
+def take_snapshot(now: datetime | None = None) -> Snapshot:
+    """Read the figures from the database (six queries)."""
+    now = now or timezone.now()
+    window = float(scheduler_settings.METRICS_WINDOW)
+    since = now - timedelta(seconds=window)
+    fires: dict[str, int] = dict.fromkeys(Execution.Trigger.values, 0)
+    finished: dict[str, int] = dict.fromkeys(Execution.FINISHED, 0)
+    pending: dict[str, int] = dict.fromkeys(PENDING, 0)
+    outbox, oldest = 0, None
+    by_kind = (
+        Execution.objects.order_by()
+        .values_list("trigger", "status")
+        .annotate(
+            n=Count("pk"),
+            unsent=Count("pk", filter=Q(enqueued_at__isnull=True)),
+            first_start=Min("started_at"),
+        )
+    )
+    for trigger, status, count, unsent, first_start in by_kind:
+        _add_kind(fires, finished, pending, trigger, status, count)
+        if status == Execution.Status.QUEUED:
+            outbox += unsent
+        if status == Execution.Status.RUNNING and first_start is not None:
+            oldest = first_start if oldest is None else min(oldest, first_start)
+    for trigger, status, count in PrunedExecutions.objects.values_list("trigger", "status", "count"):
+        _add_kind(fires, finished, {}, trigger, status, count)
+    jobs = dict.fromkeys(Job.State.values, 0)
+    jobs.update(Job.objects.order_by().values_list("state").annotate(n=Count("pk")))
+    return Snapshot(
+        taken_at=now,
+        window=window,
+        fires=fires,
+        finished=finished,
+        pending=pending,
+        jobs=jobs,
+        live_nodes=services.count_live_nodes(now),
+        outbox=outbox,
+        oldest_running_age=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        fire_lag=fire_lag_histogram(since, now),
+        durations=duration_histograms(since, now),
+    )
+
+
+def _add_kind(
+    fires: dict[str, int],
+    finished: dict[str, int],
+    pending: dict[str, int],
+    trigger: str,
+    status: str,
+    count: int,
+) -> None:
+    fires[trigger] = fires.get(trigger, 0) + count
+    target = pending if status in PENDING else finished
+    target[status] = target.get(status, 0) + count
+
+
+def _lag() -> ExpressionWrapper:
+    """Fire lag: when the handler started, minus the fire time the schedule named."""
+    return ExpressionWrapper(F("started_at") - F("scheduled_fire_time"), output_field=DurationField())
+
+
+def _bucket_counts(value: Any, bounds: tuple[float, ...], as_value: Any) -> dict[str, Count]:
+    """One conditional count per bucket bound, ``value <= bound``: a histogram in one query."""
+    return {
+        f"le_{i}": Count("pk", filter=LessThanOrEqual(value, Value(as_value(b))))
+        for i, b in enumerate(bounds)
+    }
+
+
+def _seconds(bound: float) -> timedelta:
+    return timedelta(seconds=bound)
+
+
+def _histogram(row: dict[str, Any], bounds: tuple[float, ...], total: float) -> Histogram:
+    count = int(row["count"] or 0)
+    buckets = tuple((b, int(row[f"le_{i}"] or 0)) for i, b in enumerate(bounds))
+    return Histogram((*buckets, (math.inf, count)), count, total)
+
+
+def _scheduled_between(since: datetime, until: datetime) -> Any:
+    """Scheduled fires (not manual or misfires) of the window that have started."""
+    return Execution.objects.filter(
+        scheduled_fire_time__gte=since,
+        scheduled_fire_time__lte=until,
+        trigger=Execution.Trigger.SCHEDULE,
+        started_at__isnull=False,
+    ).order_by()
+
+
+def fire_lag_histogram(since: datetime, until: datetime) -> Histogram:
+    """The fire lag of the scheduled fires of a window. Misfires (late by definition) and manual
+    triggers (no schedule to be late for) are left out."""
+    row = _scheduled_between(since, until).aggregate(
+        count=Count("pk"),
+        total=Sum(_lag()),
+        **_bucket_counts(_lag(), LAG_BUCKETS, _seconds),
+    )
+    total = row["total"].total_seconds() if row["total"] is not None else 0.0
+    return _histogram(row, LAG_BUCKETS, total)
+
+
+def duration_histograms(since: datetime, until: datetime) -> dict[str, Histogram]:
+    """Handler run times of the executions of a window that finished, by handler."""
+    rows = (
+        Execution.objects.filter(
+            scheduled_fire_time__gte=since, scheduled_fire_time__lte=until, duration_ms__isnull=False
+        )
+        .order_by()
+        .values("handler")
+        .annotate(
+            count=Count("pk"),
+            total=Sum("duration_ms"),
+            **_bucket_counts(F("duration_ms"), DURATION_BUCKETS, lambda b: round(b * 1000)),
+        )
+    )
+    return {row["handler"]: _histogram(row, DURATION_BUCKETS, (row["total"] or 0) / 1000) for row in rows}
+
+
+# -- the dashboard -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Minute:
+    """Executions of one minute of scheduled fire times, by status."""
+
+    start: datetime
+    counts: dict[str, int]
+
+
+def executions_per_minute(since: datetime, until: datetime) -> list[Minute]:
+    """Every minute of ``[since, until)``, with its executions by status (one GROUP BY)."""
+    rows = (
+        Execution.objects.filter(scheduled_fire_time__gte=since, scheduled_fire_time__lt=until)
+        .order_by()
+        .annotate(minute=TruncMinute("scheduled_fire_time"))
+        .values_list("minute", "status")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for minute, status, n in rows:
+        counts[minute][status] = n
+    return [Minute(start, counts.get(start, {})) for start in _minutes(since, until)]
+
+
+def _minutes(since: datetime, until: datetime) -> list[datetime]:
+    first = since.replace(second=0, microsecond=0)
+    count = math.ceil((until - first).total_seconds() / 60)
+    return [first + timedelta(minutes=i) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class LagPoint:
+    """The fire lag quantiles of one time step (None when nothing fired in it)."""
+
+    start: datetime
+    count: int
+    p50: float | None
+    p99: float | None
+
+
+def fire_lag_over_time(since: datetime, until: datetime, *, step_minutes: int = 5) -> list[LagPoint]:
+    """Fire lag p50 and p99 per ``step_minutes`` of ``[since, until)``.
+
+    Percentiles are not portable SQL, so the database counts each minute's fires per lag bucket (one
+    GROUP BY) and the quantiles are read from those histograms, as Prometheus reads its own.
+    """
+    lag_class = {
+        f"le_{i}": Count("pk", filter=Q(lag__lte=timedelta(seconds=b))) for i, b in enumerate(LAG_BUCKETS)
+    }
+    rows = (
+        _scheduled_between(since, until)
+        .filter(scheduled_fire_time__lt=until)
+        .annotate(lag=_lag())
+        .annotate(minute=TruncMinute("scheduled_fire_time"))
+        .values("minute")
+        .annotate(count=Count("pk"), **lag_class)
+    )
+    steps: dict[datetime, list[int]] = {}
+    first = since.replace(second=0, microsecond=0)
+    for row in rows:
+        index = int((row["minute"] - first).total_seconds() // (60 * step_minutes))
+        start = first + timedelta(minutes=index * step_minutes)
+        sums = steps.setdefault(start, [0] * (len(LAG_BUCKETS) + 1))
+        sums[0] += row["count"]
+        for i in range(len(LAG_BUCKETS)):
+            sums[i + 1] += row[f"le_{i}"]
+    points = []
+    for start in _minutes(since, until)[::step_minutes]:
+        sums = steps.get(start)
+        if not sums:
+            points.append(LagPoint(start, 0, None, None))
+            continue
+        histogram = Histogram((*zip(LAG_BUCKETS, sums[1:], strict=True), (math.inf, sums[0])), sums[0], 0.0)
+        points.append(LagPoint(start, sums[0], histogram.quantile(0.5), histogram.quantile(0.99)))
+    return points
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution as a cell of the dashboard's grid."""
+
+    id: Any
+    status: str
+    trigger: str
+    scheduled_fire_time: datetime
+    duration_ms: int | None
+
+
+def recent_runs(job_ids: list[str], *, per_job: int) -> dict[str, list[Run]]:
+    """The last ``per_job`` executions of each job, oldest first (one query, a window function)."""
+    if not job_ids:
+        return {}
+    rank = Window(RowNumber(), partition_by=[F("job_id")], order_by=F("scheduled_fire_time").desc())
+    rows = (
+        Execution.objects.filter(job_id__in=job_ids)
+        .order_by()
+        .annotate(rank=rank)
+        .filter(rank__lte=per_job)
+        .values_list("job_id", "id", "status", "trigger", "scheduled_fire_time", "duration_ms")
+    )
+    runs: dict[str, list[Run]] = {job_id: [] for job_id in job_ids}
+    for job_id, *fields in rows:
+        runs[job_id].append(Run(*fields))
+    for cells in runs.values():
+        cells.sort(key=lambda run: run.scheduled_fire_time)
+    return runs
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """How a job's handlers ran in a window: how many finished, how long on average and at most."""
+
+    job_id: str
+    count: int
+    failed: int
+    mean_ms: float
+    max_ms: int
+
+
+def slowest_jobs(since: datetime, until: datetime, *, limit: int) -> list[JobTiming]:
+    """The jobs whose finished executions of the window took longest on average (one GROUP BY)."""
+    rows = (
+        Execution.objects.filter(
+            scheduled_fire_time__gte=since, scheduled_fire_time__lte=until, duration_ms__isnull=False
+        )
+        .order_by()
+        .values("job_id")
+        .annotate(
+            count=Count("pk"),
+            failed=Count("pk", filter=Q(status=Execution.Status.FAILED)),
+            total=Sum("duration_ms"),
+            longest=Max("duration_ms"),
+        )
+    )
+    timings = [
+        JobTiming(row["job_id"], row["count"], row["failed"], row["total"] / row["count"], row["longest"])
+        for row in rows
+    ]
+    timings.sort(key=lambda timing: -timing.mean_ms)
+    return timings[:limit]
+
+
+def recent_durations(job_id: str, *, limit: int) -> list[Run]:
+    """A job's last ``limit`` executions, oldest first, for its page's duration chart."""
+    rows = (
+        Execution.objects.filter(job_id=job_id)
+        .order_by("-scheduled_fire_time")
+        .values_list("id", "status", "trigger", "scheduled_fire_time", "duration_ms")[:limit]
+    )
+    return [Run(*row) for row in reversed(rows)]
