@@ -25,7 +25,7 @@ from django.db.models.functions import RowNumber, TruncMinute
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from django_scheduler_api import services
+from django_scheduler_api import planning, services
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.models import Execution, Job, PrunedExecutions
 
@@ -361,3 +361,50 @@ def recent_durations(job_id: str, *, limit: int) -> list[Run]:
         .values_list("id", "status", "trigger", "scheduled_fire_time", "duration_ms")[:limit]
     )
     return [Run(*row) for row in reversed(rows)]
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A job's fires in the coming hours; ``capped`` when there were more than were counted."""
+
+    job_id: str
+    fires: list[datetime]
+    capped: bool
+
+
+def upcoming_fires(now: datetime, until: datetime, *, jobs: int, per_job: int) -> list[Upcoming]:
+    """The fires in ``(now, until]`` of the ``jobs`` planned jobs that fire soonest, as the scheduler
+    computes them (``planning``): one query, then cron arithmetic, at most ``per_job`` fires each."""
+    soonest = (
+        Job.objects.filter(state=Job.State.PLANNED, next_fire_time__isnull=False, next_fire_time__lte=until)
+        .order_by("next_fire_time", "id")
+        .only("id", "cron_expression", "timezone", "start_time", "end_time", "next_fire_time")[:jobs]
+    )
+    return [_upcoming(job, now, until, per_job) for job in sorted(soonest, key=lambda job: job.id)]
+
+
+def _upcoming(job: Job, now: datetime, until: datetime, per_job: int) -> Upcoming:
+    schedule = planning.Schedule.of(job)
+    fires: list[datetime] = []
+    fire = job.next_fire_time
+    while fire is not None and fire <= until and len(fires) < per_job:
+        fires.append(max(fire, now))  # a fire due now (being sent) is drawn at now
+        fire = planning.next_fire_time(schedule, max(fire, now), previous_fire_time=fire)
+    capped = fire is not None and fire <= until
+    return Upcoming(job.id, fires, capped)
+
+
+def recent_failures(since: datetime, *, limit: int) -> list[Execution]:
+    """The latest executions that failed or were lost since ``since`` (the status index)."""
+    return list(
+        Execution.objects.filter(
+            status__in=(Execution.Status.FAILED, Execution.Status.LOST), created_at__gte=since
+        )
+        .only("id", "job_id", "status", "scheduled_fire_time", "error")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def grid_job_ids(*, limit: int) -> list[str]:
+    """The jobs the dashboard's grid shows: the first ``limit`` by id."""
+    return list(Job.objects.order_by("id").values_list("id", flat=True)[:limit])

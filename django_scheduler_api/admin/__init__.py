@@ -5,7 +5,8 @@ same rules (``validation``) and changes jobs through the same operations (``serv
 triggered or deleted from the admin behaves exactly as one handled through the API.
 """
 
+from django_scheduler_api.admin.dashboard import DashboardAdmin
 from django_scheduler_api.admin.executions import ExecutionAdmin
 from django_scheduler_api.admin.jobs import JobAdmin
 
-__all__ = ["ExecutionAdmin", "JobAdmin"]
+__all__ = ["DashboardAdmin", "ExecutionAdmin", "JobAdmin"]

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from django_scheduler_api import services
+from django_scheduler_api import monitoring, services
+from django_scheduler_api.admin import charts
 from django_scheduler_api.admin.display import (
     admin_link,
     cron_description,
@@ -28,6 +29,7 @@ from django_scheduler_api.cron import CronError
 from django_scheduler_api.models import Execution, Job
 
 RECENT_EXECUTIONS = 10
+DURATION_RUNS = 50
 
 
 def _latest_execution(field: str) -> Subquery:
@@ -90,7 +92,7 @@ class JobAdmin(admin.ModelAdmin):
             },
         ),
         ("Data", {"fields": ("data",)}),
-        ("Executions", {"fields": ("recent_executions",)}),
+        ("Executions", {"fields": ("recent_durations", "recent_executions")}),
         ("Record", {"classes": ("collapse",), "fields": ("source", "created_at", "updated_at")}),
     )
     readonly_fields = (
@@ -98,6 +100,7 @@ class JobAdmin(admin.ModelAdmin):
         "upcoming_fires",
         "next_fire_time",
         "previous_fire_time",
+        "recent_durations",
         "recent_executions",
         "source",
         "created_at",
@@ -171,6 +174,13 @@ class JobAdmin(admin.ModelAdmin):
             return utc
         local = fire.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
         return f"{utc} ({local} {zone})"
+
+    @admin.display(description=f"Durations of the last {DURATION_RUNS} executions")
+    def recent_durations(self, job: Job) -> SafeString | str:
+        if job._state.adding:
+            return "-"
+        runs = monitoring.recent_durations(job.pk, limit=DURATION_RUNS)
+        return charts.durations(runs) if runs else "No executions yet."
 
     @admin.display(description="Recent executions")
     def recent_executions(self, job: Job) -> SafeString | str:

@@ -1,0 +1,124 @@
+"""*Scheduler > Dashboard*: whether the scheduler is alive, what failed lately, which job is slow, what
+runs next, on one admin page.
+
+The figures come from ``monitoring`` (a few aggregates, each one ``GROUP BY`` over indexed
+columns, so the page costs the same number of queries with a hundred or a million executions); this
+module picks the time range and draws them with ``charts``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+
+from django_scheduler_api import monitoring
+from django_scheduler_api.admin import charts
+from django_scheduler_api.models import Dashboard, Execution
+
+HOURS = (1, 3, 6, 12, 24)  # the ranges offered; the charts' bars stay at most about 180
+DEFAULT_HOURS = 3
+GRID_JOBS, GRID_RUNS = 50, 40
+UPCOMING_JOBS, UPCOMING_FIRES, UPCOMING_HOURS = 30, 300, 24
+FAILURES, SLOWEST = 10, 8
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    """A page, not a list: the proxy model only gives it its place on the admin index."""
+
+    class Media:
+        css = {"all": ["django_scheduler_api/admin.css"]}
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Whoever may see executions may see the dashboard drawn from them."""
+        return request.user.has_perm("django_scheduler_api.view_execution") or super().has_view_permission(
+            request, obj
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [path("", view, name="{}_{}_changelist".format(*info))]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        try:
+            hours = int(request.GET.get("hours", DEFAULT_HOURS))
+        except ValueError:
+            hours = -1
+        if hours not in HOURS:
+            return HttpResponseBadRequest(f"hours must be one of {', '.join(map(str, HOURS))}.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Scheduler dashboard",
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "hours": hours,
+            "hour_choices": HOURS,
+            **dashboard_context(hours),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/django_scheduler_api/dashboard.html", context)
+
+
+def dashboard_context(hours: int) -> dict[str, Any]:
+    """Everything the page shows for the last ``hours``."""
+    now = timezone.now()
+    since = now - timedelta(hours=hours)
+    step = max(1, hours * 60 // 180)  # minutes per bar: at most 180 bars
+    lag_step = max(5, hours * 60 // 36)
+    snap = monitoring.snapshot(now)
+    hour_ago = now - timedelta(hours=1)
+    jobs = monitoring.grid_job_ids(limit=GRID_JOBS)
+    runs = monitoring.recent_runs(jobs, per_job=GRID_RUNS)
+    upcoming = monitoring.upcoming_fires(
+        now, now + timedelta(hours=UPCOMING_HOURS), jobs=UPCOMING_JOBS, per_job=UPCOMING_FIRES
+    )
+    executions_url = reverse("admin:django_scheduler_api_execution_changelist")
+    minutes = monitoring.executions_per_minute(since, now)
+    lag_points = monitoring.fire_lag_over_time(since, now, step_minutes=lag_step)
+    last_hour = [m.counts for m in minutes if m.start >= hour_ago.replace(second=0, microsecond=0)]
+    return {
+        "failed_last_hour": sum(c.get("failed", 0) + c.get("lost", 0) for c in last_hour),
+        "finished_last_hour": sum(c.get(s, 0) for c in last_hour for s in Execution.FINISHED),
+        "snapshot": snap,
+        "alive": snap.live_nodes > 0,
+        "failures": monitoring.recent_failures(hour_ago, limit=FAILURES),
+        "failed_url": f"{executions_url}?status__exact=failed",
+        "executions_url": executions_url,
+        "slowest": monitoring.slowest_jobs(hour_ago, now, limit=SLOWEST),
+        "per_minute_chart": charts.executions_per_minute(minutes, step=step),
+        "step": step,
+        "lag_chart": charts.fire_lag(
+            monitoring.fire_lag_over_time(since, now, step_minutes=lag_step), step=lag_step
+        ),
+        "lag_step": lag_step,
+        "grid": [(job_id, runs[job_id]) for job_id in jobs],
+        "grid_runs": GRID_RUNS,
+        "grid_jobs": GRID_JOBS,
+        "upcoming_chart": charts.upcoming_fires(upcoming, now, now + timedelta(hours=UPCOMING_HOURS))
+        if upcoming
+        else None,
+        "next_fire": min(upcoming, key=lambda u: u.fires[0], default=None) if upcoming else None,
+        "upcoming_jobs": UPCOMING_JOBS,
+        "statuses": Execution.Status,
+        "now": now,
+    }
