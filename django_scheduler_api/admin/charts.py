@@ -252,11 +252,9 @@ def _polyline(name: str, run: list[tuple[float, float]]) -> str:
 # -- fires of the next hours ----------------------------------------------------------------------
 
 
-def upcoming_fires(
-    rows: list[tuple[str, list[datetime], bool]], start: datetime, end: datetime
-) -> SafeString:
-    """One lane per job with a tick per fire in ``[start, end]``; ``True`` in a row means its fires
-    were cut at the cap (a job firing every second), drawn as a band."""
+def upcoming_fires(rows: list[Upcoming], start: datetime, end: datetime) -> SafeString:
+    """One lane per job with a tick per fire in ``[start, end]``; the fires of a job that fires more
+    often than the cap (every second, say) are drawn as a band."""
     lane, label_width = 22, 200
     frame = Frame(height=len(rows) * lane + 34, left=label_width, top=8)
     span = (end - start).total_seconds()

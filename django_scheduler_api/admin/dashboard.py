@@ -107,9 +107,7 @@ def dashboard_context(hours: int) -> dict[str, Any]:
         "slowest": monitoring.slowest_jobs(hour_ago, now, limit=SLOWEST),
         "per_minute_chart": charts.executions_per_minute(minutes, step=step),
         "step": step,
-        "lag_chart": charts.fire_lag(
-            monitoring.fire_lag_over_time(since, now, step_minutes=lag_step), step=lag_step
-        ),
+        "lag_chart": charts.fire_lag(lag_points, step=lag_step),
         "lag_step": lag_step,
         "grid": [(job_id, runs[job_id]) for job_id in jobs],
         "grid_runs": GRID_RUNS,
