@@ -395,13 +395,13 @@ def _upcoming(job: Job, now: datetime, until: datetime, per_job: int) -> Upcomin
 
 
 def recent_failures(since: datetime, *, limit: int) -> list[Execution]:
-    """The latest executions that failed or were lost since ``since`` (the status index)."""
+    """The latest executions fired since ``since`` that failed or were lost."""
     return list(
         Execution.objects.filter(
-            status__in=(Execution.Status.FAILED, Execution.Status.LOST), created_at__gte=since
+            status__in=(Execution.Status.FAILED, Execution.Status.LOST), scheduled_fire_time__gte=since
         )
         .only("id", "job_id", "status", "scheduled_fire_time", "error")
-        .order_by("-created_at")[:limit]
+        .order_by("-scheduled_fire_time")[:limit]
     )
 
 

@@ -277,14 +277,14 @@ def upcoming_fires(rows: list[Upcoming], start: datetime, end: datetime) -> Safe
             )
         )
         xs = [frame.left + frame.plot_width * (f - start).total_seconds() / span for f in fires]
-        if capped and xs:
+        if capped and xs:  # it fires on past the fires counted: the band runs to the end
             parts.append(
                 format_html(
-                    '<rect class="band" x="{}" y="{}" width="{}" height="{}"><title>{}: {}+ fires, '
-                    "the first at {} UTC</title></rect>",
+                    '<rect class="band" x="{}" y="{}" width="{}" height="{}"><title>{}: more than {} '
+                    "fires, the first at {} UTC</title></rect>",
                     f"{xs[0]:.1f}",
                     y + 5,
-                    f"{max(2, xs[-1] - xs[0]):.1f}",
+                    f"{max(2.0, frame.width - frame.right - xs[0]):.1f}",
                     lane - 10,
                     job_id,
                     len(fires),
@@ -302,7 +302,7 @@ def upcoming_fires(rows: list[Upcoming], start: datetime, end: datetime) -> Safe
                     '<line class="fire" x1="{0}" x2="{0}" y1="{1}" y2="{2}"><title>{3}</title></line>',
                     (
                         (f"{x:.1f}", y + 4, y + lane - 4, f"{job_id} {fire:%Y-%m-%d %H:%M:%S} UTC")
-                        for x, fire in zip(xs, fires, strict=True)
+                        for x, fire in ([] if capped else zip(xs, fires, strict=True))
                     ),
                 ),
             )
@@ -331,7 +331,7 @@ def durations(runs: list[Run]) -> SafeString:
         parts.append(
             format_html(
                 '<a href="{}"><rect class="bar s-{}" x="{}" y="{}" width="{}" height="{}" data-ms="{}">'
-                "<title>{:%Y-%m-%d %H:%M:%S} UTC, {}: {}</title></rect></a>",
+                "<title>{} UTC, {}: {}</title></rect></a>",
                 url,
                 run.status,
                 f"{frame.left + i * width + 0.5:.2f}",
@@ -339,7 +339,7 @@ def durations(runs: list[Run]) -> SafeString:
                 f"{max(1.0, width - 1.5):.2f}",
                 f"{height:.2f}",
                 "" if run.duration_ms is None else run.duration_ms,
-                run.scheduled_fire_time,
+                run.scheduled_fire_time.strftime("%Y-%m-%d %H:%M:%S"),
                 run.status,
                 ran,
             )

@@ -68,6 +68,7 @@ class DashboardAdmin(admin.ModelAdmin):
             return HttpResponseBadRequest(f"hours must be one of {', '.join(map(str, HOURS))}.")
         context = {
             **self.admin_site.each_context(request),
+            "is_nav_sidebar_enabled": False,  # the charts need the page's width
             "title": "Scheduler dashboard",
             "opts": self.opts,
             "app_label": self.opts.app_label,
@@ -95,8 +96,10 @@ def dashboard_context(hours: int) -> dict[str, Any]:
     executions_url = reverse("admin:django_scheduler_api_execution_changelist")
     minutes = monitoring.executions_per_minute(since, now)
     lag_points = monitoring.fire_lag_over_time(since, now, step_minutes=lag_step)
-    last_hour = [m.counts for m in minutes if m.start >= hour_ago.replace(second=0, microsecond=0)]
+    hour_start = hour_ago.replace(second=0, microsecond=0)  # whole minutes, as the bars
+    last_hour = [m.counts for m in minutes if m.start >= hour_start]
     return {
+        "hour_start": hour_start,
         "failed_last_hour": sum(c.get("failed", 0) + c.get("lost", 0) for c in last_hour),
         "finished_last_hour": sum(c.get(s, 0) for c in last_hour for s in Execution.FINISHED),
         "snapshot": snap,
