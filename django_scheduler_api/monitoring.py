@@ -299,13 +299,14 @@ class Run:
     duration_ms: int | None
 
 
-def recent_runs(job_ids: list[str], *, per_job: int) -> dict[str, list[Run]]:
-    """The last ``per_job`` executions of each job, oldest first (one query, a window function)."""
+def recent_runs(job_ids: list[str], since: datetime, *, per_job: int) -> dict[str, list[Run]]:
+    """The last ``per_job`` executions fired since ``since`` of each job, oldest first (one query, a
+    window function over the range's rows: bounded by time, it stays fast with a long history)."""
     if not job_ids:
         return {}
     rank = Window(RowNumber(), partition_by=[F("job_id")], order_by=F("scheduled_fire_time").desc())
     rows = (
-        Execution.objects.filter(job_id__in=job_ids)
+        Execution.objects.filter(job_id__in=job_ids, scheduled_fire_time__gte=since)
         .order_by()
         .annotate(rank=rank)
         .filter(rank__lte=per_job)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from django_scheduler_api.monitoring import LagPoint, Minute, Run, Upcoming
@@ -346,3 +346,46 @@ def durations(runs: list[Run]) -> SafeString:
         )
     label = f"Durations of the last {len(runs)} executions"
     return frame.svg("scheduler-durations", label, parts)
+
+
+# -- the grid of recent runs ----------------------------------------------------------------------
+
+
+def run_grid(grid: list[tuple[str, list[Run]]]) -> SafeString:
+    """A row per job, a cell per execution coloured by its status and linking to it.
+
+    Thousands of cells: the links are built from one reversed URL, not one ``reverse`` each.
+    """
+    execution_url = _url_pattern("admin:django_scheduler_api_execution_change")
+    job_url = _url_pattern("admin:django_scheduler_api_job_change")
+    rows = []
+    for job_id, runs in grid:
+        cells = "".join(_cell(run, execution_url) for run in runs) or (
+            '<span class="scheduler-quiet">no runs in this range</span>'
+        )
+        rows.append(
+            format_html(
+                '<tr data-job="{}"><th><a href="{}">{}</a></th><td>{}</td></tr>',
+                job_id,
+                job_url.replace(PLACEHOLDER, escape(job_id)),
+                job_id,
+                mark_safe(cells),
+            )
+        )
+    return format_html('<table class="scheduler-grid"><tbody>{}</tbody></table>', mark_safe("".join(rows)))
+
+
+PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+def _url_pattern(name: str) -> str:
+    return reverse(name, args=[PLACEHOLDER])
+
+
+def _cell(run: Run, url: str) -> str:
+    took = "" if run.duration_ms is None else f", {run.duration_ms} ms"
+    title = f"{run.scheduled_fire_time:%Y-%m-%d %H:%M:%S} UTC: {run.status}{took}"
+    return (
+        f'<a class="scheduler-cell s-{escape(run.status)}" href="{url.replace(PLACEHOLDER, str(run.id))}" '
+        f'data-status="{escape(run.status)}" title="{escape(title)}"></a>'
+    )

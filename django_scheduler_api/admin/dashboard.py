@@ -89,7 +89,7 @@ def dashboard_context(hours: int) -> dict[str, Any]:
     snap = monitoring.snapshot(now)
     hour_ago = now - timedelta(hours=1)
     jobs = monitoring.grid_job_ids(limit=GRID_JOBS)
-    runs = monitoring.recent_runs(jobs, per_job=GRID_RUNS)
+    runs = monitoring.recent_runs(jobs, since, per_job=GRID_RUNS)
     upcoming = monitoring.upcoming_fires(
         now, now + timedelta(hours=UPCOMING_HOURS), jobs=UPCOMING_JOBS, per_job=UPCOMING_FIRES
     )
@@ -112,7 +112,8 @@ def dashboard_context(hours: int) -> dict[str, Any]:
         "step": step,
         "lag_chart": charts.fire_lag(lag_points, step=lag_step),
         "lag_step": lag_step,
-        "grid": [(job_id, runs[job_id]) for job_id in jobs],
+        "grid": jobs,
+        "grid_chart": charts.run_grid([(job_id, runs[job_id]) for job_id in jobs]),
         "grid_runs": GRID_RUNS,
         "grid_jobs": GRID_JOBS,
         "upcoming_chart": charts.upcoming_fires(upcoming, now, now + timedelta(hours=UPCOMING_HOURS))
