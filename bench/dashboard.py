@@ -130,7 +130,7 @@ def main() -> None:
 
             profile = cProfile.Profile()
             profile.runcall(client.get, pages["dashboard, last 3 h"])
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(profile).sort_stats(os.environ["BENCH_PROFILE"]).print_stats(30)
         if os.environ.get("BENCH_QUERIES"):  # the slowest queries of a dashboard request
             with CaptureQueriesContext(connection) as captured:
                 client.get(pages["dashboard, last 3 h"])

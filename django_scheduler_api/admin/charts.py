@@ -9,6 +9,7 @@ the database.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -383,9 +384,9 @@ def _url_pattern(name: str) -> str:
 
 
 def _cell(run: Run, url: str) -> str:
+    """One cell as plain text: format_html's lazy escaping costs more than the rest of the page."""
     took = "" if run.duration_ms is None else f", {run.duration_ms} ms"
-    title = f"{run.scheduled_fire_time:%Y-%m-%d %H:%M:%S} UTC: {run.status}{took}"
-    return (
-        f'<a class="scheduler-cell s-{escape(run.status)}" href="{url.replace(PLACEHOLDER, str(run.id))}" '
-        f'data-status="{escape(run.status)}" title="{escape(title)}"></a>'
-    )
+    status = html.escape(run.status)
+    title = html.escape(f"{run.scheduled_fire_time:%Y-%m-%d %H:%M:%S} UTC: {run.status}{took}")
+    href = url.replace(PLACEHOLDER, str(run.id))
+    return f'<a class="scheduler-cell s-{status}" href="{href}" data-status="{status}" title="{title}"></a>'

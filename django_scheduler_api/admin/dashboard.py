@@ -24,7 +24,8 @@ from django_scheduler_api.models import Dashboard, Execution
 HOURS = (1, 3, 6, 12, 24)  # the ranges offered; the charts' bars stay at most about 180
 DEFAULT_HOURS = 3
 GRID_JOBS, GRID_RUNS = 50, 40
-UPCOMING_JOBS, UPCOMING_FIRES, UPCOMING_HOURS = 30, 300, 24
+# A job firing more than UPCOMING_FIRES times in the next hours is drawn as a band, not ticks.
+UPCOMING_JOBS, UPCOMING_FIRES, UPCOMING_HOURS = 30, 100, 24
 FAILURES, SLOWEST = 10, 8
 
 
