@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_scheduler_api', '0002_execution_fire_neighbours'),
+        ('django_scheduler_api', '0004_identifiers_and_fire_key'),
     ]
 
     operations = [
