@@ -6,6 +6,7 @@ of managing jobs refuses the same input with the same words.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -13,7 +14,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 
+from django_scheduler_api import jsonvalues
 from django_scheduler_api.cron import CronError, CronExpression
+from django_scheduler_api.models import Job
 from django_scheduler_api.registry import HandlerNotRegistered, registry
 
 
@@ -27,8 +30,15 @@ def validate_handler(name: str) -> str:
 
 
 def validate_cron_expression(text: str) -> str:
-    """A Quartz cron expression, stripped; empty means "fire once". The engine's message on error."""
+    """A Quartz cron expression, stripped; empty means "fire once". The engine's message on error.
+
+    No longer than a job can store, wherever it comes from (``preview`` too)."""
     text = (text or "").strip()
+    limit = Job._meta.get_field("cron_expression").max_length
+    if len(text) > limit:
+        raise ValidationError(
+            f"A cron expression has at most {limit} characters, not {len(text)}.", code="max_length"
+        )
     if text:
         try:
             CronExpression(text)
@@ -37,9 +47,14 @@ def validate_cron_expression(text: str) -> str:
     return text
 
 
+# Names in the tz database that are not zones: "localtime" is whatever the server is set to (a job
+# would change its schedule when the host moves), "Factory" a placeholder that is no zone at all.
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
+    return (frozenset(available_timezones()) | {"UTC"}) - NOT_ZONES
 
 
 def validate_timezone(name: str) -> str:
@@ -62,7 +77,20 @@ def validate_window(start_time: datetime | None, end_time: datetime | None) -> N
 
 
 def validate_data(value: Any) -> dict[str, Any]:
-    """Job data is a JSON object (handed to the handler as a dict)."""
+    """Job data is a JSON object (handed to the handler as a dict) that every database stores alike."""
     if not isinstance(value, dict):
         raise ValidationError("data must be a JSON object.", code="invalid_data")
+    found = jsonvalues.problem(value)
+    if found:
+        raise ValidationError(found, code="invalid_data")
     return value
+
+
+# ISO 8601's extended format as RFC 3339 writes it, in ASCII digits: a date, a time to the minute at
+# least and an optional offset (none: UTC). Python's parser also takes week dates ("2026-W01-1"),
+# ordinal dates and any Unicode digit, which nobody means.
+ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?",
+    re.ASCII,
+)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import TextChoices
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.utils import humanize_datetime
 
+from django_scheduler_api import validation
 from django_scheduler_api.api.links import absolute_url
 
 _SEPARATORS = re.compile(r"[\s_\-]")
@@ -84,3 +87,27 @@ class UTCDateTimeField(serializers.DateTimeField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default_timezone", UTC)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        """Only ``2026-05-01T12:00:00Z`` and its shorter forms, in ASCII digits (``validation``)."""
+        if isinstance(value, str) and not validation.ISO_DATETIME.fullmatch(value):
+            formats = getattr(self, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
+            self.fail("invalid", format=humanize_datetime.datetime_formats(formats))
+        return super().to_internal_value(value)
+
+
+def non_string_errors(fields: dict[str, serializers.Field], data: dict[str, Any]) -> dict[str, list[str]]:
+    """The writable text fields of ``data`` whose value is a number or another non-string.
+
+    DRF's ``CharField`` turns ``42`` into ``"42"``; a description or a group sent as a number is a
+    client's mistake, refused like an unknown key. (``null`` is left to the field's own rule.)
+    """
+    return {
+        name: [f"Must be a string, not {type(data[name]).__name__}."]
+        for name, field in fields.items()
+        if isinstance(field, serializers.CharField)
+        and not field.read_only
+        and name in data
+        and data[name] is not None
+        and not isinstance(data[name], str)
+    }

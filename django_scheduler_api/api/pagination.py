@@ -37,6 +37,9 @@ class PagingSerializer(serializers.Serializer):
     take = serializers.IntegerField(required=False, min_value=1, validators=[at_most_max_take])
 
 
+PAGING_PARAMETERS = frozenset(PagingSerializer().fields)
+
+
 def parse_paging(params: Any) -> tuple[int, int]:
     """(skip, take) from query parameters; a 400 with field errors for anything else."""
     paging = PagingSerializer(data={key: params[key] for key in ("skip", "take") if key in params})

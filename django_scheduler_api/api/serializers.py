@@ -16,7 +16,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_scheduler_api import services, validation
-from django_scheduler_api.api.fields import JSONObjectField, LenientChoiceField, LinkField, UTCDateTimeField
+from django_scheduler_api.api.fields import (
+    JSONObjectField,
+    LenientChoiceField,
+    LinkField,
+    UTCDateTimeField,
+    non_string_errors,
+)
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import at_most_max_take
 from django_scheduler_api.conf import scheduler_settings
@@ -108,6 +114,9 @@ class JobSerializer(UTCModelSerializer):
         field as its default, then validate field by field."""
         if isinstance(data, dict):
             data = self._nulls_as_defaults(self._without_read_only(self._canonical_keys(data)))
+            errors = non_string_errors(self.fields, data)
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
     def _canonical_keys(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.utils import formatting
 from rest_framework.views import APIView
 
@@ -34,7 +34,8 @@ from django_scheduler_api.api.filters import (
     QueryFilter,
     QueryFilterBackend,
 )
-from django_scheduler_api.api.pagination import SkipTakePagination
+from django_scheduler_api.api.pagination import PAGING_PARAMETERS, SkipTakePagination
+from django_scheduler_api.api.parsers import StrictJSONParser
 from django_scheduler_api.api.renderers import SchedulerBrowsableAPIRenderer
 from django_scheduler_api.api.schema import SchedulerAutoSchema, document
 from django_scheduler_api.api.serializers import (
@@ -118,12 +119,21 @@ class SchedulerAPIView:
     permission_classes = [AllowAny]
     throttle_classes: list[Any] = []
     renderer_classes = [JSONRenderer, SchedulerBrowsableAPIRenderer]
-    parser_classes = [JSONParser]  # JSON only: a cross-site HTML form cannot send it
+    parser_classes = [StrictJSONParser]  # JSON only: a cross-site HTML form cannot send it
     versioning_class = None
     schema = SchedulerAutoSchema()
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        refuse_unknown_parameters(request, self.query_parameters())
+
+    def query_parameters(self) -> set[str]:
+        """The query parameters this view reads; any other is a 400 (a misspelt ``ids`` must not
+        silently act on every job)."""
+        return set()
 
     def get_view_description(self, html: bool = False) -> str:
         """For the browsable API: what each method of this URL does, from the handlers' docstrings."""
@@ -146,9 +156,25 @@ def json_object(request: Request) -> dict[str, Any]:
     return data
 
 
+def refuse_unknown_parameters(request: Request, known: set[str]) -> None:
+    known = {*known, api_settings.URL_FORMAT_OVERRIDE}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        accepted = ", ".join(sorted(known - {None})) or "none"
+        raise ValidationError(
+            {name: [f"Unknown query parameter. This endpoint takes: {accepted}."] for name in unknown}
+        )
+
+
 def requested_ids(request: Request) -> list[str]:
-    """``?ids=a,b;c`` (or repeated ``ids``): trimmed, deduplicated, in request order."""
-    return services.parse_ids(",".join(request.query_params.getlist("ids")))
+    """``?ids=a,b;c`` (or repeated ``ids``): trimmed, deduplicated, in request order. Only an absent
+    ``ids`` means all jobs: ``ids=`` or ``ids=;`` names none, which is a mistake, not a wildcard."""
+    if "ids" not in request.query_params:
+        return []
+    ids = services.parse_ids(",".join(request.query_params.getlist("ids")))
+    if not ids:
+        raise ValidationError({"ids": ["Names no job id. Leave ids out to act on all jobs."]})
+    return ids
 
 
 class StatusView(SchedulerAPIView, APIView):
@@ -178,6 +204,11 @@ class ListView(SchedulerAPIView):
 
     def get_query_filter(self) -> type[QueryFilter] | None:
         return self.query_filters.get(getattr(self, "action", None) or "")
+
+    def query_parameters(self) -> set[str]:
+        """A list's filter and paging parameters; a single object takes none."""
+        query_filter = self.get_query_filter()
+        return {*query_filter().fields, *PAGING_PARAMETERS} if query_filter else set()
 
 
 class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -303,6 +334,9 @@ class HandlerListView(SchedulerAPIView, APIView):
 
 
 class PreviewView(SchedulerAPIView, APIView):
+    def query_parameters(self) -> set[str]:
+        return set(PreviewQuerySerializer().fields)
+
     @document(summary="Preview fire times", parameters=[PreviewQuerySerializer], responses=PreviewSerializer)
     def get(self, request: Request) -> Response:
         """The next `count` fire times of a cron expression in a zone, strictly after `after`."""
@@ -315,6 +349,9 @@ class JobActionView(SchedulerAPIView, APIView):
     """Pause, resume and trigger: one operation over ``?ids=``, all or nothing."""
 
     may_not_find = True
+
+    def query_parameters(self) -> set[str]:
+        return {"ids"}
 
 
 class PauseView(JobActionView):

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from django_scheduler_api import jsonvalues
 from django_scheduler_api.context import JobContext
 from django_scheduler_api.engine import handler_threads, store
 from django_scheduler_api.models import Execution
@@ -103,7 +104,9 @@ def _call_handler(execution: Execution) -> dict[str, Any]:
     try:
         func = registry.get(execution.handler).func
         result = func(_context(execution))
-    except (Exception, SystemExit) as exc:  # a handler must never take the worker down
+    except BaseException as exc:  # a handler must never take the worker down
+        # KeyboardInterrupt and SystemExit too: django-q2's workers ignore SIGINT, so one of them
+        # comes from the handler itself, and letting it go on would leave the execution running.
         logger.exception("Execution %s of job %s failed.", execution.id, execution.job_id)
         return _failed(f"{type(exc).__name__}: {exc}", tb.format_exc())
     problem = _unstorable(result)
@@ -117,8 +120,8 @@ def _failed(error: str, traceback: str) -> dict[str, Any]:
     return {
         "status": Execution.Status.FAILED,
         "finished_at": timezone.now(),
-        "error": error,
-        "traceback": traceback,
+        "error": jsonvalues.storable_text(error),
+        "traceback": jsonvalues.storable_text(traceback),
     }
 
 
@@ -126,14 +129,16 @@ def _unstorable(result: Any) -> str | None:
     """Why ``result`` cannot be stored in the JSON ``result`` column, or None if it can.
 
     Checked here, before the write, with the rules every supported database's JSON type enforces:
-    JSON values only (no sets, datetimes or objects) and no NaN or infinity, which Python's
-    ``json`` writes by default but PostgreSQL and MariaDB refuse.
+    JSON values only (no sets, datetimes or objects), no NaN or infinity, which Python's ``json``
+    writes by default but the databases refuse, and none of what ``jsonvalues.problem`` names
+    (``\u0000``, lone surrogates, deep nesting).
     """
     try:
         json.dumps(result, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         return f"The handler's result is not JSON-serialisable: {exc}"
-    return None
+    found = jsonvalues.problem(result)  # what json.dumps writes but a database refuses or garbles
+    return f"The handler's result is not JSON-serialisable: {found}" if found else None
 
 
 def _context(execution: Execution) -> JobContext:

@@ -31,7 +31,7 @@ def test_pause_some_ids_trimmed_deduplicated_with_both_separators(api, jobs):
 def test_pause_without_ids_pauses_all_and_resume_resumes_all(api, jobs):
     assert api.post(f"{BASE}/pause").json() == {"paused": ["a", "b", "c"]}
     assert set(states().values()) == {"paused"}
-    assert api.post(f"{BASE}/resume/?ids=").json() == {"resumed": ["a", "b", "c"]}
+    assert api.post(f"{BASE}/resume/").json() == {"resumed": ["a", "b", "c"]}
     assert set(states().values()) == {"planned"}
 
 

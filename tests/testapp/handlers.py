@@ -77,3 +77,43 @@ def context(ctx):
 def now(ctx):
     """Return the wall-clock time the handler started (Unix seconds)."""
     return {"now": time.time()}
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+# What a handler can return that JSON or a database cannot hold (see jsonvalues).
+BAD_RESULTS = {
+    "nan": float("nan"),
+    "infinity": {"x": float("inf")},
+    "minus-infinity": [float("-inf")],
+    "surrogate": {"x": "\ud800"},
+    "surrogate-key": {"\udc00": 1},
+    "nul": {"x": "a\x00b"},
+    "deep": _nested(70),
+}
+
+
+@handler("tests.bad_result")
+def bad_result(ctx):
+    """Return BAD_RESULTS[data['kind']]."""
+    return BAD_RESULTS[ctx.data["kind"]]
+
+
+class Halt(BaseException):
+    """A BaseException that is no Exception, KeyboardInterrupt or SystemExit."""
+
+
+@handler("tests.interrupt")
+def interrupt(ctx):
+    """End by data['kind']: a KeyboardInterrupt, another BaseException, or an unstorable message."""
+    kind = ctx.data.get("kind", "keyboard")
+    if kind == "keyboard":
+        raise KeyboardInterrupt
+    if kind == "base":
+        raise Halt("halted")
+    raise RuntimeError("bad \x00 and \ud800 in a message")
