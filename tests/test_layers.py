@@ -7,7 +7,7 @@ Layers, top to bottom; a module may import its own layer and those below, never 
 2. services: what the front ends ask for (``services``, the rules of a job's fields in ``validation``,
    jobs declared in code in ``declared``);
 3. the engine: ``engine/*``, the pure fire-time arithmetic of ``planning``, ``wakeup``;
-4. the ground: ``cron``, ``models``, ``conf``, ``registry``, ``context``, the migrations.
+4. the ground: ``cron``, ``models``, ``conf``, ``registry``, ``context``, ``jsonvalues``, the migrations.
 
 Imports are read with ``ast`` from the source, all of them: at module level, inside functions (a
 lazy import cannot hide an arrow) and under ``TYPE_CHECKING``. Each module is also imported alone in
@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("api", "admin", "cli", "management", "urls", "middleware", "apps", "checks")),
     ("services", ("services", "validation", "declared")),
     ("engine", ("engine", "planning", "wakeup", "execution")),
-    ("ground", ("cron", "models", "conf", "registry", "context", "migrations", "")),
+    ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "migrations", "")),
 ]
 
 

@@ -20,7 +20,7 @@ from tests.testapp.handlers import BAD_RESULTS
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", sorted(BAD_RESULTS))
 def test_an_unstorable_result_is_a_failed_execution(kind):
-    execution = make_execution("tests.bad_result", data={"kind": kind})
+    execution = make_execution("tests.unstorable", data={"kind": kind})
     assert run_execution(str(execution.id)) == Execution.Status.FAILED
     execution = finished(execution)
     assert execution.status == Execution.Status.FAILED
@@ -34,7 +34,7 @@ def test_an_unstorable_result_is_a_failed_execution(kind):
     [("keyboard", "KeyboardInterrupt"), ("base", "Halt: halted"), ("message", "RuntimeError: bad \ufffd")],
 )
 def test_a_handler_ending_with_any_base_exception_is_a_failed_execution(kind, message):
-    execution = make_execution("tests.interrupt", data={"kind": kind})
+    execution = make_execution("tests.raise_base", data={"kind": kind})
     assert run_execution(str(execution.id)) == Execution.Status.FAILED
     execution = finished(execution)
     assert execution.status == Execution.Status.FAILED
@@ -45,9 +45,9 @@ def test_a_handler_ending_with_any_base_exception_is_a_failed_execution(kind, me
 @pytest.mark.django_db
 def test_in_a_task_of_several_each_base_exception_is_recorded_on_its_own_row():
     executions = [
-        make_execution("tests.interrupt", data={"kind": "keyboard"}),
-        make_execution("tests.interrupt", data={"kind": "base"}),
-        make_execution("tests.bad_result", data={"kind": "surrogate"}),
+        make_execution("tests.raise_base", data={"kind": "keyboard"}),
+        make_execution("tests.raise_base", data={"kind": "base"}),
+        make_execution("tests.unstorable", data={"kind": "surrogate"}),
         make_execution("tests.echo", data={"n": 1}),
     ]
     outcomes = run_executions([str(e.id) for e in executions])
@@ -56,8 +56,8 @@ def test_in_a_task_of_several_each_base_exception_is_recorded_on_its_own_row():
 
 @pytest.mark.integration
 def test_a_real_worker_survives_a_keyboard_interrupt_and_a_nan_result(qcluster):
-    interrupted = make_execution("tests.interrupt", data={"kind": "keyboard"})
-    nan = make_execution("tests.bad_result", data={"kind": "nan"})
+    interrupted = make_execution("tests.raise_base", data={"kind": "keyboard"})
+    nan = make_execution("tests.unstorable", data={"kind": "nan"})
     enqueue([interrupted])
     enqueue([nan])
     wait_for(lambda: finished(interrupted).is_finished and finished(nan).is_finished)

@@ -98,7 +98,7 @@ BAD_RESULTS = {
 }
 
 
-@handler("tests.bad_result")
+@handler("tests.unstorable")
 def bad_result(ctx):
     """Return BAD_RESULTS[data['kind']]."""
     return BAD_RESULTS[ctx.data["kind"]]
@@ -108,7 +108,7 @@ class Halt(BaseException):
     """A BaseException that is no Exception, KeyboardInterrupt or SystemExit."""
 
 
-@handler("tests.interrupt")
+@handler("tests.raise_base")
 def interrupt(ctx):
     """End by data['kind']: a KeyboardInterrupt, another BaseException, or an unstorable message."""
     kind = ctx.data.get("kind", "keyboard")
