@@ -7,10 +7,12 @@ the host project that never runs one gets neither threads nor a frozen heap. The
 ``LOOKAHEAD`` before its instant, and warming up takes a few milliseconds, so its handlers still
 start on time. The pool is made again in a process that inherited another's (after a fork).
 
-Outcomes are written by the task's own thread, many to a statement, and not before ``RECORD_DELAY``
-has passed since the handlers started: the ORM's work holds the GIL and the CPU, and at that moment
-the other workers are starting the other handlers of the same instant. Each handler's finish time is
-taken on its own thread, so a later write records the same times.
+Outcomes are written by the task's own thread, in batches (``run_together``): nothing before every
+handler of the task has started, then at the end of each ``RECORD_INTERVAL`` the outcomes of the
+handlers that finished within it, in one statement, or at once when none is left running. So a
+finished execution shows ``running`` for at most that long, a task writes at most one statement per
+interval, and short handlers (the usual case) share one. Each handler's finish time is taken on its
+own thread, so a later write records the same times.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from django.db import close_old_connections
@@ -31,10 +33,12 @@ from django_scheduler_api.conf import scheduler_settings
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
-# How long a task waits for its handlers' threads to start (at once unless the machine is starved),
-# and how long after that it leaves the database to the other workers before writing outcomes.
+# How long a task waits for its handlers' threads to start (at once unless the machine is starved).
 ALL_STARTED_WAIT = 1.0
-RECORD_DELAY = 0.05
+# How long a finished handler's outcome may wait to share a write with others (see above). Far above
+# the spread of an instant's handler starts (p99 under 10 ms in BENCHMARKS.md), so the writes of one
+# task do not slow the starts of the others' handlers, and far below what a person notices.
+RECORD_INTERVAL = 0.05
 
 _pool: ThreadPoolExecutor | None = None
 _pool_owner: tuple[int, int] = (0, 0)  # (pid, size)
@@ -109,7 +113,8 @@ def run_together(
     start_at: float | None = None,
 ) -> None:
     """``call`` every item on its own thread at once (at ``start_at``, Unix time, if it is ahead);
-    ``record`` the outcomes in batches.
+    ``record`` the outcomes in batches, one per ``RECORD_INTERVAL`` at most (see the module's
+    docstring).
 
     If this thread is interrupted (django-q2's timeout raises in it), the items still running are
     recorded with ``stopped(exc)`` before the exception goes on: the worker is about to be replaced,
@@ -124,10 +129,10 @@ def run_together(
     try:
         wait_until(start_at)
         starts.wait(ALL_STARTED_WAIT)
-        wait(pending, timeout=RECORD_DELAY)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            record([(futures[future], future.result()) for future in done])
+            done, pending = wait(pending, timeout=RECORD_INTERVAL)  # all done, or the interval over
+            if done:
+                record([(futures[future], future.result()) for future in done])
     except BaseException as exc:
         record([(futures[f], f.result() if f.done() else stopped(exc)) for f in pending])
         raise

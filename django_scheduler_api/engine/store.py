@@ -235,8 +235,10 @@ def mark_failed_tasks(now: datetime, *, since: datetime, tasks: Iterable[str]) -
 
 
 def _execution_ids(args: object) -> list[object]:
-    """The valid execution ids among a task's arguments (``run_executions([ids])``)."""
-    values = args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], list) else []
+    """The valid execution ids among a task's arguments: ``run_executions([ids])``, or the former
+    ``run_execution(id)``."""
+    first = args[0] if isinstance(args, list | tuple) and args else None
+    values = first if isinstance(first, list) else [first] if isinstance(first, str) else []
     ids = []
     for value in values:
         try:

@@ -33,7 +33,10 @@ logger = logging.getLogger(__name__)
 # The dotted path django-q2 stores with each task and imports on the worker.
 TASK = f"{__name__}.run_executions"
 # Paths of the same task in earlier releases, still found in brokers and in django-q2's failures.
-FORMER_TASKS = ("django_scheduler_api.execution.run_executions",)
+FORMER_TASKS = (
+    "django_scheduler_api.execution.run_executions",
+    "django_scheduler_api.execution.run_execution",
+)
 NOT_QUEUED = "not-queued"
 
 

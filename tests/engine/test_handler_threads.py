@@ -91,3 +91,32 @@ def test_a_task_larger_than_the_pool_gets_a_larger_pool():
     recorded: list[tuple[int, bool]] = []
     handler_threads.run_together(list(range(5)), lambda i: meeting.wait(20) >= 0, recorded.extend, str)
     assert sorted(recorded) == [(i, True) for i in range(5)]
+
+
+def test_handlers_that_end_within_one_interval_share_one_write(monkeypatch):
+    """The write comes as soon as every handler is done, however long the interval."""
+    monkeypatch.setattr(handler_threads, "RECORD_INTERVAL", 60)
+    writes: list[list[tuple[int, int]]] = []
+    handler_threads.run_together([1, 2, 3, 4], lambda i: i * 10, writes.append, str)
+    assert [sorted(write) for write in writes] == [[(1, 10), (2, 20), (3, 30), (4, 40)]]
+
+
+def test_a_slow_handler_holds_back_no_other_outcome():
+    """The quick handlers' outcomes are written while the slow one still runs: only their writes
+    release it."""
+    release = threading.Event()
+    writes: list[list[tuple[str, str]]] = []
+
+    def call(item: str) -> str:
+        if item == "slow":
+            return "slow" if release.wait(60) else "never released"
+        return item
+
+    def record(done: list[tuple[str, str]]) -> None:
+        writes.append(sorted(done))
+        if {item for write in writes for item, _ in write} == {"a", "b", "c"}:
+            release.set()
+
+    handler_threads.run_together(["a", "b", "c", "slow"], call, record, str)
+    assert writes[-1] == [("slow", "slow")]
+    assert sorted(pair for write in writes[:-1] for pair in write) == [("a", "a"), ("b", "b"), ("c", "c")]

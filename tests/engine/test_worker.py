@@ -247,3 +247,35 @@ def test_a_task_picked_up_after_its_instant_starts_at_once():
     before = time.time()
     run_executions([str(execution.id)], start_at=before - 5)
     assert finished(execution).started_at.timestamp() >= before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {1, 2}])
+def test_a_result_the_json_column_cannot_hold_fails_the_execution_with_the_reason(value):
+    """Checked before the write: PostgreSQL and MariaDB refuse NaN in JSON, which would fail the
+    whole task (and leave the execution to be lost) instead of this one execution."""
+    from django_scheduler_api.registry import registry
+
+    registry.register("tests.odd_result", lambda ctx: {"value": value})
+    try:
+        execution = make_execution("tests.odd_result")
+        assert run_execution(str(execution.id)) == Execution.Status.FAILED
+    finally:
+        registry.unregister("tests.odd_result")
+    execution = finished(execution)
+    assert execution.error.startswith("The handler's result is not JSON-serialisable:")
+    assert execution.result is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["django_scheduler_api.execution.run_executions", "django_scheduler_api.execution.run_execution"]
+)
+def test_a_task_queued_under_a_former_path_still_runs(path):
+    """Tasks an earlier release left in a broker name the deprecated module."""
+    from django_q.tasks import async_task
+
+    execution = make_execution()
+    argument = [str(execution.id)] if path.endswith("s") else str(execution.id)
+    async_task(path, argument, sync=True)
+    assert finished(execution).status == Execution.Status.SUCCEEDED
