@@ -18,7 +18,8 @@ who reaches it, before a view runs or a byte of the body is read:
    well) this replaces CSRF tokens, which an API without sessions does not have;
 4. a body larger than ``MAX_BODY_SIZE`` is refused by its ``Content-Length`` (413), and a POST/PUT/PATCH
    that names a content type, even with no body, must name ``application/json`` (415): the form and
-   ``text/plain`` types are the ones a page of another site can send without asking.
+   ``text/plain`` types are the ones a page of another site can send without asking. (The one
+   exception is the ``text/plain`` that the development server invents for a bodyless request.)
 
 It guards the views of this app only (recognised by the URL's app name), not the admin or the rest of
 the project. Every refusal is JSON ``{"detail": ...}``.
@@ -251,5 +252,17 @@ def check_body(request: HttpRequest) -> None:
         return
     content_type = request.META.get("CONTENT_TYPE", "")
     media_type = content_type.partition(";")[0].strip().lower()
-    if (length or media_type) and media_type != "application/json":
-        raise Refused(415, f"Send the body as application/json, not {media_type or 'untyped'}.")
+    if media_type == "application/json" or not (length or media_type):
+        return
+    if not length and _invented_by_wsgiref(request.META):
+        return
+    raise Refused(415, f"Send the body as application/json, not {media_type or 'untyped'}.")
+
+
+def _invented_by_wsgiref(meta: dict[str, Any]) -> bool:
+    """Whether ``CONTENT_TYPE`` is the ``text/plain`` that Python's ``wsgiref`` server (so Django's
+    ``runserver``) puts in the environ of a request that sent no Content-Type: a bodyless
+    ``curl -X POST`` to the development server must work. Production servers add nothing."""
+    return meta.get("CONTENT_TYPE") == "text/plain" and str(meta.get("SERVER_SOFTWARE", "")).startswith(
+        "WSGIServer/"
+    )

@@ -124,9 +124,13 @@ def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Exe
 
     Explicit ids fire paused jobs too; no ids fires every planned job. The execution's data is the
     job's data shallow-merged with ``data`` (its keys win).
+
+    The jobs' rows stay locked until the executions are committed, so a concurrent DELETE waits for
+    them and then cancels them with the job's other queued executions, and a trigger that comes
+    after the delete finds no job (404): no execution is ever created for a deleted job.
     """
     default = None if ids else Job.objects.filter(state=Job.State.PLANNED)
-    jobs = select_jobs(ids, default=default, lock=False)
+    jobs = select_jobs(ids, default=default)
     now = timezone.now()
     executions = Execution.objects.bulk_create(
         [

@@ -302,3 +302,17 @@ def test_ids_made_only_of_dots_are_refused(api, db, unchanged, job_id):
 def test_ids_with_dots_and_more_are_fine(api, db):
     for job_id in ("a.b", ".a", "..a", "a..", ".-."):
         assert api.post(f"{BASE}/jobs/{job_id}", {"handler": "tests.echo"}, format="json").status_code == 200
+
+
+def test_the_development_servers_invented_text_plain_is_not_a_browser_write(api, make_job):
+    """wsgiref (runserver) fills in ``text/plain`` when a request sends no Content-Type at all."""
+    make_job("a")
+    dev = {"SERVER_SOFTWARE": "WSGIServer/0.2 CPython/3.12"}
+    assert api.generic("POST", f"{BASE}/pause", "", content_type="text/plain", **dev).status_code == 200
+    assert Job.objects.get().state == "paused"
+    # with a body, or on another server, text/plain is what it says
+    body = api.generic("POST", f"{BASE}/resume", "{}", content_type="text/plain", **dev)
+    assert body.status_code == 415
+    other = {"SERVER_SOFTWARE": "gunicorn/23.0.0"}
+    assert api.generic("POST", f"{BASE}/resume", "", content_type="text/plain", **other).status_code == 415
+    assert Job.objects.get().state == "paused"
