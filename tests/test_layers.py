@@ -5,7 +5,8 @@ Layers, top to bottom; a module may import its own layer and those below, never 
 1. front ends: the REST API, the admin, the CLI and management commands, URLs, the middleware, the
    app config and its system checks;
 2. services: what the front ends ask for (``services``, the rules of a job's fields in ``validation``,
-   jobs declared in code in ``declared``);
+   jobs declared in code in ``declared``, the figures of the metrics and the dashboard in
+   ``monitoring``);
 3. the engine: ``engine/*``, the pure fire-time arithmetic of ``planning``, ``wakeup``;
 4. the ground: ``cron``, ``models``, ``conf``, ``registry``, ``context``, ``jsonvalues``, the migrations.
 
@@ -34,7 +35,7 @@ PACKAGE = "django_scheduler_api"
 # (layer, module name prefixes); a module belongs to the first layer with a prefix matching it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("api", "admin", "cli", "management", "urls", "middleware", "apps", "checks")),
-    ("services", ("services", "validation", "declared")),
+    ("services", ("services", "validation", "declared", "monitoring")),
     ("engine", ("engine", "planning", "wakeup", "execution")),
     ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "migrations", "")),
 ]
