@@ -73,8 +73,10 @@ DEFAULTS: dict[str, Any] = {
     # most once per this many seconds and cache, whatever scrapes it).
     "METRICS_WINDOW": 900,
     "METRICS_CACHE_TTL": 5,
-    # Bytes of a handler's log kept on its execution; the rest is cut, with a note saying so.
+    # What a handler logs while it runs is kept on its execution: up to this many bytes (the rest is
+    # cut, with a note saying so), from this level up (None: only what LOGGING already lets through).
     "HANDLER_LOG_LIMIT": 64 * 1024,
+    "HANDLER_LOG_LEVEL": "INFO",
     # The module looked for in every installed app to register handlers (like admin.py).
     "HANDLER_MODULE": "handlers",
     # Jobs declared in code, upserted when a scheduler starts: a list of dicts with the job fields.

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from django_scheduler_api import planning, wakeup
+from django_scheduler_api import planning, signals, wakeup
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
@@ -97,6 +97,10 @@ def pause_jobs(ids: list[str]) -> list[str]:
     """Pause jobs; their ``next_fire_time`` is kept so that resuming can see what was missed."""
     jobs = select_jobs(ids)
     Job.objects.filter(pk__in=[j.pk for j in jobs]).update(state=Job.State.PAUSED, updated_at=timezone.now())
+    for job in jobs:
+        if job.state != Job.State.PAUSED:
+            job.state = Job.State.PAUSED
+            _announce_state(job)
     return [j.id for j in jobs]
 
 
@@ -111,6 +115,7 @@ def resume_jobs(ids: list[str]) -> list[str]:
             if job.next_fire_time is None:
                 reschedule(job, now)
             job.save(update_fields=["state", "next_fire_time", "updated_at"])
+            _announce_state(job)
     wakeup.notify_jobs_changed()
     return [j.id for j in jobs]
 
@@ -221,7 +226,15 @@ def _save_job(job_id: str, fields: dict[str, Any], *, partial: bool, source: str
     job.save(force_insert=created)
     if changed:
         wakeup.notify_jobs_changed()
+    if "state" in changed and not created:
+        _announce_state(job)
     return job, created
+
+
+def _announce_state(job: Job) -> None:
+    """Send ``job_paused`` or ``job_resumed`` for a job whose state changed, once it is committed."""
+    signal = signals.job_paused if job.state == Job.State.PAUSED else signals.job_resumed
+    transaction.on_commit(lambda: signals.send(signal, Job, job=job))
 
 
 def _plan(job: Job, *, rearm: bool) -> None:
