@@ -69,7 +69,7 @@ class RoutingHandler(logging.Handler):
             return
         try:
             capture.write(self.format(record) + "\n")
-        except Exception:  # noqa: BLE001  (logging must never fail a handler)
+        except Exception:
             self.handleError(record)
 
 
