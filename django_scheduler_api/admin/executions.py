@@ -69,7 +69,7 @@ class ExecutionAdmin(admin.ModelAdmin):
         ),
         (
             "Input and outcome",
-            {"fields": ("data_pretty", "result_pretty", "error_pretty", "traceback_pretty")},
+            {"fields": ("data_pretty", "result_pretty", "error_pretty", "traceback_pretty", "log_pretty")},
         ),
     )
     # Everything shown is read-only: the fields are exactly those of the fieldsets.
@@ -132,3 +132,8 @@ class ExecutionAdmin(admin.ModelAdmin):
     @admin.display(description="Traceback")
     def traceback_pretty(self, execution: Execution) -> SafeString | str:
         return pretty_text(execution.traceback)
+
+    @admin.display(description="Log")
+    def log_pretty(self, execution: Execution) -> SafeString | str:
+        """What the handler logged while it ran (``HANDLER_LOG_LIMIT`` bytes at most)."""
+        return pretty_text(execution.log)

@@ -217,10 +217,18 @@ class ExecutionSerializer(UTCModelSerializer):
 
 
 class ExecutionDetailSerializer(ExecutionSerializer):
-    """An execution with what only its own page shows: the handler, the worker's traceback."""
+    """An execution with what only its own page shows: the handler, the worker's traceback, and what
+    the handler logged while it ran."""
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "handler", "traceback", "enqueued_at", "created_at"]
+        fields = [
+            *ExecutionSerializer.Meta.fields,
+            "handler",
+            "traceback",
+            "log",
+            "enqueued_at",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
