@@ -8,7 +8,8 @@ Layers, top to bottom; a module may import its own layer and those below, never 
    jobs declared in code in ``declared``, the figures of the metrics and the dashboard in
    ``monitoring``);
 3. the engine: ``engine/*``, the pure fire-time arithmetic of ``planning``, ``wakeup``;
-4. the ground: ``cron``, ``models``, ``conf``, ``registry``, ``context``, ``jsonvalues``, the migrations.
+4. the ground: ``cron``, ``models``, ``conf``, ``registry``, ``context``, ``jsonvalues``, ``signals``,
+   the migrations.
 
 Imports are read with ``ast`` from the source, all of them: at module level, inside functions (a
 lazy import cannot hide an arrow) and under ``TYPE_CHECKING``. Each module is also imported alone in
@@ -37,7 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("api", "admin", "cli", "management", "urls", "middleware", "apps", "checks")),
     ("services", ("services", "validation", "declared", "monitoring")),
     ("engine", ("engine", "planning", "wakeup", "execution")),
-    ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "migrations", "")),
+    ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "signals", "migrations", "")),
 ]
 
 

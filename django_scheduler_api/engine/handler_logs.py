@@ -41,16 +41,18 @@ class Capture:
         self.dropped = 0  # bytes not kept
 
     def write(self, text: str) -> None:
+        """Keep ``text`` while there is room; from the first line that does not fit, keep what fits
+        of it (whole characters) and nothing after it, so the log has no gap."""
         data = text.encode("utf-8", "replace")
         room = self.limit - self._size
-        if len(data) <= room:
+        if not self.dropped and len(data) <= room:
             self._parts.append(text)
             self._size += len(data)
             return
-        if room > 0:
-            self._parts.append(data[:room].decode("utf-8", "ignore"))
-            self._size = self.limit
-        self.dropped += len(data) - max(room, 0)
+        kept = data[: max(room, 0)].decode("utf-8", "ignore") if not self.dropped else ""
+        self._parts.append(kept)
+        self._size += len(kept.encode())
+        self.dropped += len(data) - len(kept.encode())
 
     @property
     def text(self) -> str:

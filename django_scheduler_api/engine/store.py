@@ -46,7 +46,7 @@ CLAIM_FIELDS = (
 )
 PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
 # The columns an execution's outcome writes.
-OUTCOME_FIELDS = ("status", "finished_at", "duration_ms", "result", "error", "traceback")
+OUTCOME_FIELDS = ("status", "finished_at", "duration_ms", "result", "error", "traceback", "log")
 # SQLite returns rows from an UPDATE since this version (PostgreSQL always has; MySQL and MariaDB not).
 SQLITE_UPDATE_RETURNING = (3, 35)
 # Up to this many distinct (next, previous) pairs are written with one UPDATE each; more use one

@@ -22,9 +22,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from django_scheduler_api import jsonvalues
+from django_scheduler_api import jsonvalues, signals
 from django_scheduler_api.context import JobContext
-from django_scheduler_api.engine import handler_threads, store
+from django_scheduler_api.engine import handler_logs, handler_threads, store
 from django_scheduler_api.models import Execution
 from django_scheduler_api.registry import registry
 
@@ -79,8 +79,14 @@ def _start_time(start_at: float | None, now: datetime) -> datetime:
 
 
 def _record(finished: list[tuple[Execution, dict[str, Any]]]) -> dict[str, str]:
-    """Store outcomes, each with its duration from the claim to the handler's end; their statuses."""
-    store.record_outcomes([(execution, _with_duration(execution, done)) for execution, done in finished])
+    """Store outcomes, each with its duration from the claim to the handler's end, then announce
+    them (``execution_finished``); their statuses."""
+    outcomes = [(execution, _with_duration(execution, done)) for execution, done in finished]
+    store.record_outcomes(outcomes)
+    for execution, outcome in outcomes:
+        for name, value in outcome.items():
+            setattr(execution, name, value)
+        signals.send(signals.execution_finished, Execution, execution=execution, status=outcome["status"])
     return {str(execution.pk): outcome["status"] for execution, outcome in finished}
 
 
@@ -103,7 +109,16 @@ def _stopped(exc: BaseException) -> dict[str, Any]:
 
 
 def _call_handler(execution: Execution) -> dict[str, Any]:
-    """Run the handler; turn every way it can end into the fields of a finished execution."""
+    """Announce the start (``execution_started``), run the handler capturing what it logs on this
+    thread (``handler_logs``), and turn every way it can end into the fields of a finished
+    execution."""
+    signals.send(signals.execution_started, Execution, execution=execution)
+    with handler_logs.capturing() as capture:
+        outcome = _run_handler(execution)
+    return {**outcome, "log": jsonvalues.storable_text(capture.text)}
+
+
+def _run_handler(execution: Execution) -> dict[str, Any]:
     try:
         func = registry.get(execution.handler).func
         result = func(_context(execution))

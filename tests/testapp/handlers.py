@@ -1,9 +1,12 @@
 """Handlers the tests schedule; autodiscovered like any app's ``handlers`` module."""
 
+import logging
 import threading
 import time
 
 from django_scheduler_api import handler
+
+log = logging.getLogger(__name__)
 
 
 @handler("tests.echo")
@@ -117,3 +120,21 @@ def interrupt(ctx):
     if kind == "base":
         raise Halt("halted")
     raise RuntimeError("bad \x00 and \ud800 in a message")
+
+
+_library = logging.getLogger("tests.library")  # stands for a library the handler calls
+
+
+@handler("tests.log_lines")
+def log_lines(ctx):
+    """Log data['lines'] lines tagged with data['tag'] through its own logger and a library's,
+    meeting data['parties'] handlers of data['key'] first (so that they log at the same time)."""
+    if "parties" in ctx.data:
+        rendezvous(ctx)
+    tag = ctx.data["tag"]
+    for i in range(int(ctx.data.get("lines", 20))):
+        log.info("%s line %d", tag, i)
+        if i % 5 == 0:
+            _library.warning("%s library call %d", tag, i)
+        time.sleep(float(ctx.data.get("pause", 0.002)))
+    return {"tag": tag}
