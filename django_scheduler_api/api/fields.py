@@ -32,9 +32,9 @@ class LenientChoiceField(serializers.ChoiceField):
     def __init__(self, choices: type[TextChoices], **kwargs: Any) -> None:
         self.choices_class = choices
         self._lookup: dict[str, str] = {}
-        for number, value in enumerate(choices.values):
+        self._numbers = {str(number): value for number, value in enumerate(choices.values)}
+        for value in choices.values:
             self._lookup[_normal(value)] = value
-            self._lookup[str(number)] = value
         for value, label in choices.choices:
             self._lookup.setdefault(_normal(str(label)), value)
         super().__init__(choices=choices.choices, **kwargs)
@@ -42,7 +42,10 @@ class LenientChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data: Any) -> str:
         if isinstance(data, bool) or not isinstance(data, str | int):
             self.fail("invalid_choice", input=data)
-        value = self._lookup.get(_normal(str(data)))
+        text = str(data)
+        # A number exactly as written: separators are ignored in names only, so "-1" is not 1.
+        is_number = isinstance(data, int) or (text.isascii() and text.isdigit())
+        value = self._numbers.get(text) if is_number else self._lookup.get(_normal(text))
         if value is None:
             self.fail("invalid_choice", input=data)
         return value

@@ -128,6 +128,12 @@ class SchedulerAPIView:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        method = request.method.lower()
+        if method != "options" and hasattr(self, method):  # an unsupported method stays a 405
+            self.check_url(request, kwargs)
+
+    def check_url(self, request: Request, kwargs: dict[str, Any]) -> None:
+        """Raise a 400 for what the URL holds that this view cannot take: unknown query parameters."""
         refuse_unknown_parameters(request, self.query_parameters())
 
     def query_parameters(self) -> set[str]:
@@ -193,14 +199,14 @@ class ListView(SchedulerAPIView):
     query_filters: dict[str, type[QueryFilter]] = {}
     validate_id: Any = None  # raises on a path id that cannot be an id
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+    def check_url(self, request: Request, kwargs: dict[str, Any]) -> None:
         """A path id that cannot be an id is a 400 naming ``id``, for every method, before anything
         is looked up: a client learns it built a wrong URL, not that something is missing."""
-        super().initial(request, *args, **kwargs)
         if "id" in kwargs and self.validate_id is not None:
             error = path_id_error(self.validate_id, kwargs["id"])
             if error is not None:
                 raise error
+        super().check_url(request, kwargs)
 
     def get_query_filter(self) -> type[QueryFilter] | None:
         return self.query_filters.get(getattr(self, "action", None) or "")
