@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from django_scheduler_api import services
+from django_scheduler_api import jsonvalues, services
 from django_scheduler_api.api import serializers as api
 from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
@@ -149,12 +149,13 @@ def _ids(options: dict[str, Any]) -> list[str]:
 
 
 def _trigger_body(raw: str | None) -> dict[str, Any]:
-    """``--data`` parsed like the API's request body: a JSON object, or nothing."""
+    """``--data`` parsed like the API's request body, by the same rules (``jsonvalues``): a JSON
+    object, or nothing."""
     if raw is None or not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        body = jsonvalues.loads(raw)
+    except ValueError as exc:
         raise CommandError(f"JSON parse error - {exc}") from None
     if not isinstance(body, dict):
         raise CommandError(f"The body must be a JSON object, not {type(body).__name__}.")

@@ -185,7 +185,16 @@ def test_trigger_without_ids_fires_planned_jobs(jobs):
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [("[1, 2]", "The body must be a JSON object, not list."), ("{nope", "JSON parse error - ")],
+    [
+        ("[1, 2]", "The body must be a JSON object, not list."),
+        ("{nope", "JSON parse error - "),
+        # the API's body rules (jsonvalues): what no database stores alike
+        ('{"x": NaN}', "JSON parse error - NaN is not a JSON number."),
+        ('{"x": 1e400}', "JSON parse error - The number 1e400 is too large"),
+        ('{"x": "\\ud800"}', "JSON parse error - JSON strings must not contain a lone UTF-16 surrogate"),
+        ('{"x": "\\u0000"}', "JSON parse error - JSON strings must not contain the NUL character"),
+        ('{"x": 1, "x": 2}', "JSON parse error - Duplicate key 'x'"),
+    ],
 )
 def test_trigger_refuses_data_that_is_not_an_object(jobs, data, message):
     assert refused("trigger", "reports.daily", "--data", data).startswith(message)
