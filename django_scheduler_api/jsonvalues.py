@@ -4,7 +4,8 @@ Python's ``json`` reads more than the databases store. ``1e400`` becomes infinit
 that SQLite's ``json_valid`` CHECK, PostgreSQL's ``jsonb`` and MariaDB refuse; ``"\\u0000"`` is a
 string PostgreSQL cannot store; ``"\\ud800"`` is a lone UTF-16 surrogate that no UTF-8 database can
 encode (SQLite stored it and then failed every read of the row); nesting 10,000 deep exhausts the
-recursion of whatever reads it next; and a repeated key silently keeps the last value, hiding a typo.
+recursion of whatever reads it next, and MariaDB refuses 32 levels; and a repeated key silently keeps
+the last value, hiding a typo.
 So the API's parser (``loads``), job data from any source and a handler's result (``problem``) go
 through the same rules, and a value that breaks one is refused before anything is written.
 """
@@ -16,8 +17,9 @@ import math
 import re
 from typing import Any
 
-# Deeper than any job's data needs; far below the recursion that reading it back would exhaust.
-MAX_DEPTH = 64
+# Deeper than any job's data needs, and what every database stores: MariaDB's JSON functions, and so
+# the json_valid() CHECK of its JSON columns, refuse 32 levels.
+MAX_DEPTH = 31
 
 _UNSTORABLE_CHARS = re.compile("[\x00\ud800-\udfff]")
 
