@@ -83,8 +83,12 @@ def generated_client(live_server, tmp_path, monkeypatch):
 
 
 def test_a_generated_client_runs_the_whole_api(generated_client, live_server, qcluster):
-    _, warnings = generated_client
+    client_dir, warnings = generated_client
     assert "Warning" not in warnings, warnings
+    # One model per shared shape: no per-operation error models (JobsCreateResponse403, ...).
+    models = sorted(path.stem for path in (client_dir / PACKAGE / "models").glob("*.py"))
+    assert "error" in models and "field_errors" in models
+    assert not [name for name in models if "_response_" in name], models
 
     workflow = importlib.import_module("tests.api.client_workflow")
     calls = workflow.run(live_server.url, "tests.echo")
