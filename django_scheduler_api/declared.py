@@ -11,31 +11,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from django_scheduler_api import planning, validation
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import Job, job_id_validator
+from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
-from django_scheduler_api.services import job_defaults, reschedule
+from django_scheduler_api.services import reschedule
 
 logger = logging.getLogger(__name__)
 
-FIELDS = (
-    "id", "group", "name", "state", "description", "handler", "cron_expression", "timezone",
-    "start_time", "end_time", "misfire_policy", "overlap_policy", "data",
-)  # fmt: skip
-CHOICES = {
-    "state": Job.State.values,
-    "misfire_policy": Job.MisfirePolicy.values,
-    "overlap_policy": Job.OverlapPolicy.values,
-}
+
+class DeclaredJobSerializer(validation.JobFieldsSerializer):
+    """A job's fields as the API validates them; a declaration names its id itself."""
+
+    class Meta(validation.JobFieldsSerializer.Meta):
+        extra_kwargs = {
+            **validation.JobFieldsSerializer.Meta.extra_kwargs,
+            "id": {**validation.JobFieldsSerializer.Meta.extra_kwargs["id"], "required": True},
+        }
 
 
 @dataclass
@@ -58,40 +57,18 @@ def declared_jobs() -> list[dict[str, Any]]:
 
 
 def clean(spec: Any) -> dict[str, Any]:
-    """Validate one declaration with the API's rules; return every job field, defaults filled in.
+    """Validate one declaration exactly as the API validates a body (same rules, same messages);
+    return every job field, defaults filled in.
 
     Like a POST to the API, a declaration is the whole definition: a field it omits takes its default.
     """
     if not isinstance(spec, dict):
         raise ValidationError(f"A declared job must be a dict, not {type(spec).__name__}.")
-    unknown = sorted(set(spec) - set(FIELDS))
-    if unknown:
-        raise ValidationError(f"Unknown job fields: {', '.join(unknown)}.")
-    fields = dict(spec)
-    job_id_validator(fields.get("id", ""))
-    validation.validate_handler(fields.get("handler", ""))
-    fields["cron_expression"] = validation.validate_cron_expression(fields.get("cron_expression", ""))
-    fields["timezone"] = validation.validate_timezone(
-        fields.get("timezone") or scheduler_settings.DEFAULT_TIMEZONE
-    )
-    for name in ("start_time", "end_time"):
-        fields[name] = _instant(fields.get(name), name)
-    validation.validate_window(fields["start_time"], fields["end_time"])
-    fields["data"] = validation.validate_data(fields.get("data", {}))
-    for name, allowed in CHOICES.items():
-        if name in fields and fields[name] not in allowed:
-            raise ValidationError(f"{name} must be one of {', '.join(allowed)}, not {fields[name]!r}.")
-    return {**job_defaults(fields["id"]), **fields}
-
-
-def _instant(value: Any, name: str) -> datetime | None:
-    """An aware datetime from a datetime or an ISO 8601 string; naive means UTC."""
-    if value is None or value == "":
-        return None
-    parsed = parse_datetime(value) if isinstance(value, str) else value
-    if not isinstance(parsed, datetime):
-        raise ValidationError(f"{name} must be an ISO 8601 date and time, not {value!r}.")
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    serializer = DeclaredJobSerializer(data=spec)
+    if not serializer.is_valid():
+        raise ValidationError(validation.error_message(serializer.errors).splitlines())
+    fields = serializer.validated_data
+    return {**validation.job_defaults(fields["id"]), **fields}
 
 
 def sync_declared_jobs(now: datetime | None = None) -> SyncReport:

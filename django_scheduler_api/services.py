@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from django_scheduler_api import planning, signals, wakeup
+from django_scheduler_api import planning, signals, validation, wakeup
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
@@ -167,24 +167,6 @@ def delete_job(job_id: str) -> None:
     )
 
 
-def job_defaults(job_id: str) -> dict[str, Any]:
-    """The value of every writable field a replacing write (POST) leaves out (docs/api.rst, "Jobs")."""
-    group, name = Job.split_id(job_id)
-    return {
-        "group": group,
-        "name": name,
-        "state": Job.State.PLANNED,
-        "description": "",
-        "cron_expression": "",
-        "timezone": scheduler_settings.DEFAULT_TIMEZONE,
-        "start_time": None,
-        "end_time": None,
-        "misfire_policy": Job.MisfirePolicy.DO_NOTHING,
-        "overlap_policy": Job.OverlapPolicy.ALLOW,
-        "data": {},
-    }
-
-
 def save_job(
     job_id: str,
     fields: dict[str, Any],
@@ -214,7 +196,7 @@ def _save_job(job_id: str, fields: dict[str, Any], *, partial: bool, source: str
     if job is None:
         job = Job(id=job_id, source=source)
     before = {name: getattr(job, name) for name in SCHEDULE_FIELDS}
-    values = dict(fields) if partial else {**job_defaults(job_id), **fields}
+    values = dict(fields) if partial else {**validation.job_defaults(job_id), **fields}
     group, name = Job.split_id(job_id)
     values["group"] = values.get("group", job.group) or group
     values["name"] = values.get("name", job.name) or name

@@ -1,23 +1,55 @@
-"""The rules a job must satisfy, shared by the API serializers, the admin form and the CLI.
+"""A job's writable fields and the rules they must satisfy, for every way of defining a job.
 
-Each validator raises Django's ``ValidationError`` with a message a person can act on, so every way
-of managing jobs refuses the same input with the same words.
+``WRITABLE_FIELDS`` names them once; ``JobFieldsSerializer`` (derived from the model) validates them
+for the REST API and for the jobs declared in code, and the admin form applies the same validators
+to its fields. Each validator raises Django's ``ValidationError`` with a message a person can act
+on, so every way of managing jobs refuses the same input with the same words.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.utils import humanize_datetime
 
 from django_scheduler_api import jsonvalues
+from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, CronExpression
-from django_scheduler_api.models import Job
+from django_scheduler_api.models import Job, job_id_validator
 from django_scheduler_api.registry import HandlerNotRegistered, registry
+
+# The fields of a job that its definition sets (the API, the admin form, declared jobs, services);
+# the others (next and previous fire time, source, created and updated) belong to the scheduler.
+WRITABLE_FIELDS = (
+    "id", "group", "name", "state", "description", "handler", "cron_expression", "timezone",
+    "start_time", "end_time", "misfire_policy", "overlap_policy", "data",
+)  # fmt: skip
+
+# Keys of the .NET job info that name a field differently (read in any casing, as every key is:
+# ``spelling_key``) -> this app's field names (docs/api.rst, ".NET spellings").
+LEGACY_ALIASES = {
+    "handlerType": "handler",
+    "startTimeUtc": "start_time",
+    "endTimeUtc": "end_time",
+}
+
+
+def job_defaults(job_id: str) -> dict[str, Any]:
+    """The value of every writable field a whole definition (a POST, a declaration) leaves out: the
+    model's defaults, ``group``/``name`` from the id, the zone from ``DEFAULT_TIMEZONE``."""
+    group, name = Job.split_id(job_id)
+    defaults = {name: Job._meta.get_field(name).get_default() for name in WRITABLE_FIELDS}
+    del defaults["id"], defaults["handler"]  # a definition always names them
+    return {**defaults, "group": group, "name": name, "timezone": scheduler_settings.DEFAULT_TIMEZONE}
 
 
 def validate_handler(name: str) -> str:
@@ -94,3 +126,212 @@ ISO_DATETIME = re.compile(
     r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?",
     re.ASCII,
 )
+
+
+# -- the serializer of a job's writable fields -------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[\s_\-]")
+
+
+def _normal(text: str) -> str:
+    return _SEPARATORS.sub("", text).lower()
+
+
+def spelling_key(key: str) -> str:
+    """What the spellings of one key share: ``start_time``, ``startTime``, ``StartTime``."""
+    return key.replace("_", "").lower()
+
+
+class LenientChoiceField(serializers.ChoiceField):
+    """A choice that also accepts the .NET spellings: ``Planned``, ``DoNothing``, ``FIRE_AND_PROCEED``
+    and the enum's number (its position in ``choices``, 0-based), in any case. Answers are always
+    the snake_case value.
+    """
+
+    def __init__(self, choices: type[models.TextChoices], **kwargs: Any) -> None:
+        self.choices_class = choices
+        self._lookup: dict[str, str] = {}
+        self._numbers = {str(number): value for number, value in enumerate(choices.values)}
+        for value in choices.values:
+            self._lookup[_normal(value)] = value
+        for value, label in choices.choices:
+            self._lookup.setdefault(_normal(str(label)), value)
+        super().__init__(choices=choices.choices, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid_choice", input=data)
+        text = str(data)
+        # A number exactly as written: separators are ignored in names only, so "-1" is not 1.
+        is_number = isinstance(data, int) or (text.isascii() and text.isdigit())
+        value = self._numbers.get(text) if is_number else self._lookup.get(_normal(text))
+        if value is None:
+            self.fail("invalid_choice", input=data)
+        return value
+
+    def dotnet_names(self) -> list[str]:
+        """The .NET enum names (``Planned``, ``DoNothing``), for the schema of requests."""
+        values = self.choices_class.values
+        return ["".join(part.capitalize() for part in value.split("_")) for value in values]
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "description": "A JSON object, handed to the handler.",
+        "example": {"recipients": ["ops@example.com"], "dry_run": False},
+    }
+)
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (the schema says so, so that a client or Swagger UI never sends a string)."""
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Instants in UTC both ways, whatever the project's ``TIME_ZONE``: answers end in ``Z`` and a
+    time sent without an offset is read as UTC (docs/api.rst, "Jobs")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        """Only ``2026-05-01T12:00:00Z`` and its shorter forms, in ASCII digits (``ISO_DATETIME``)."""
+        if isinstance(value, str) and not ISO_DATETIME.fullmatch(value):
+            formats = getattr(self, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
+            self.fail("invalid", format=humanize_datetime.datetime_formats(formats))
+        return super().to_internal_value(value)
+
+
+def non_string_errors(fields: dict[str, serializers.Field], data: dict[str, Any]) -> dict[str, list[str]]:
+    """The writable text fields of ``data`` whose value is a number or another non-string.
+
+    DRF's ``CharField`` turns ``42`` into ``"42"``; a description or a group sent as a number is a
+    client's mistake, refused like an unknown key. (``null`` is left to the field's own rule.)
+    """
+    return {
+        name: [f"Must be a string, not {type(data[name]).__name__}."]
+        for name, field in fields.items()
+        if isinstance(field, serializers.CharField)
+        and not field.read_only
+        and name in data
+        and data[name] is not None
+        and not isinstance(data[name], str)
+    }
+
+
+class UTCModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose model datetimes are UTC instants (see ``UTCDateTimeField``)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
+
+
+class JobFieldsSerializer(UTCModelSerializer):
+    """A job's writable fields, built from the model and checked with the validators above.
+
+    The API's ``JobSerializer`` and the jobs declared in code validate with it, so both accept the
+    same input (keys in any casing, ``"state": "Planned"``, ``null`` as the default) and refuse the
+    rest with the same messages. It never saves: ``services.save_job`` writes.
+    """
+
+    state = LenientChoiceField(Job.State, required=False)
+    misfire_policy = LenientChoiceField(Job.MisfirePolicy, required=False)
+    overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
+    data = JSONObjectField(required=False)
+
+    class Meta:
+        model = Job
+        fields = WRITABLE_FIELDS
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            # The id comes from the URL in the API; its own validators replace the unique check.
+            "id": {"required": False, "validators": [job_id_validator]},
+            # Empty group and name are derived from the id.
+            "group": {"required": False, "allow_blank": True},
+            "name": {"required": False, "allow_blank": True},
+            "description": {"trim_whitespace": False},
+            "handler": {"validators": [validate_handler]},
+        }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """Read keys in any casing, refuse unknown ones (a typo must never pass silently), ignore the
+        read-only ones (so a job fetched with GET can be posted back), read ``null`` for an optional
+        field as its default, then validate field by field."""
+        if isinstance(data, dict):
+            data = self._nulls_as_defaults(self._without_read_only(self._canonical_keys(data)))
+            errors = non_string_errors(self.fields, data)
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+    def _canonical_keys(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Each key under its field's name, whatever the spelling: ``cron_expression``,
+        ``cronExpression``, ``CronExpression``, and the .NET names (``HandlerType``, ``StartTimeUtc``).
+        Two spellings of one field with different values are a 400; an unknown key is kept as sent,
+        for ``_without_read_only`` to name it."""
+        names = {spelling_key(name): name for name in self.fields}
+        names.update((spelling_key(alias), name) for alias, name in LEGACY_ALIASES.items())
+        canonical: dict[str, Any] = {}
+        sent_as: dict[str, str] = {}
+        for key, value in data.items():
+            name = names.get(spelling_key(key), key)
+            if name in canonical and canonical[name] != value:
+                spelling, other = (key, sent_as[name]) if key != name else (sent_as[name], key)
+                raise serializers.ValidationError(
+                    {spelling: [f"Conflicts with {other!r}; send one of them."]}
+                )
+            canonical[name], sent_as[name] = value, key
+        return canonical
+
+    def _nulls_as_defaults(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An explicit ``null`` for an optional field means its default, as an omitted key does in
+        a POST (.NET serializers write ``null`` for every unset property). A PATCH sets the default."""
+        job_id = self.context.get("job_id") or data.get("id")
+        defaults = job_defaults(job_id if isinstance(job_id, str) else "")
+        result = {}
+        for key, value in data.items():
+            field = self.fields[key]
+            if value is None and not field.allow_null and not field.required:
+                if key not in defaults:  # ``id``: the URL's
+                    continue
+                value = defaults[key]
+            result[key] = value
+        return result
+
+    def _without_read_only(self, data: dict[str, Any]) -> dict[str, Any]:
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            known = ", ".join(sorted(writable))
+            raise serializers.ValidationError(
+                {key: [f"Unknown field. Writable fields: {known}."] for key in unknown}
+            )
+        return {key: value for key, value in data.items() if key in writable}
+
+    def validate_cron_expression(self, value: str) -> str:
+        return validate_cron_expression(value)
+
+    def validate_timezone(self, value: str) -> str:
+        return validate_timezone(value)
+
+    def validate_data(self, value: Any) -> dict[str, Any]:
+        return validate_data(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """``end_time`` after ``start_time``, reading omitted ones from the job for a PATCH."""
+        current = self.instance if self.partial else None
+        start = attrs.get("start_time", getattr(current, "start_time", None))
+        end = attrs.get("end_time", getattr(current, "end_time", None))
+        validate_window(start, end)
+        return attrs
+
+
+def error_message(detail: Any) -> str:
+    """A serializer's errors as ``field: message`` lines, the words of the API's 400 answer."""
+    if isinstance(detail, dict):
+        return "\n".join(f"{field}: {error_message(errors)}" for field, errors in detail.items())
+    if isinstance(detail, list):
+        return " ".join(error_message(item) for item in detail)
+    return str(detail)

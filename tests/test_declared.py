@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from rest_framework.test import APIClient
 
 from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
+from django_scheduler_api.validation import error_message
 
 pytestmark = pytest.mark.django_db
 
@@ -74,9 +76,13 @@ def test_an_unchanged_declaration_keeps_the_row_and_its_next_fire(declare):
         ({**HOURLY, "handler": "nobody"}, "Unknown handler 'nobody'"),
         ({**HOURLY, "cron_expression": "0 0 * * *"}, ""),
         ({**HOURLY, "timezone": "Mars/Base"}, "Unknown time zone"),
-        ({**HOURLY, "colour": "red"}, "Unknown job fields: colour"),
-        ({**HOURLY, "misfire_policy": "sometimes"}, "misfire_policy must be one of"),
-        ({**HOURLY, "start_time": "2030-01-02", "end_time": "2030-01-01T00:00:00Z"}, "after start_time"),
+        ({**HOURLY, "colour": "red"}, "colour: Unknown field. Writable fields:"),
+        ({**HOURLY, "misfire_policy": "sometimes"}, 'misfire_policy: "sometimes" is not a valid choice.'),
+        ({"handler": "tests.echo"}, "id: This field is required."),
+        (
+            {**HOURLY, "start_time": "2030-01-02T00:00:00Z", "end_time": "2030-01-01T00:00:00Z"},
+            "after start_time",
+        ),
         ({**HOURLY, "id": "bad id"}, "Use 1-200 characters"),
     ],
 )
@@ -86,6 +92,36 @@ def test_an_invalid_declaration_is_reported_and_the_others_still_load(declare, j
     assert report.created == ["reports.other"]
     assert message in next(iter(report.invalid.values()))
     assert list(Job.objects.values_list("id", flat=True)) == ["reports.other"]
+
+
+def test_a_declaration_is_read_as_the_api_reads_a_body(declare):
+    """The .NET spellings the API accepts (enum names, numbers, keys) are accepted in code too."""
+    declare({**HOURLY, "state": "Planned", "misfirePolicy": "FireAndProceed", "overlap_policy": 1})
+    assert sync_declared_jobs().created == ["reports.hourly"]
+    job = Job.objects.get()
+    assert (job.state, job.misfire_policy, job.overlap_policy) == ("planned", "fire_and_proceed", "skip")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": "sleeping"},
+        {"timezone": "Mars/Base"},
+        {"cron_expression": "0 0 * * *"},
+        {"start_time": "soon"},
+        {"data": [1, 2]},
+        {"handler": "nobody"},
+    ],
+)
+def test_a_declaration_is_refused_with_the_api_s_message(declare, fields):
+    """Every refusal names the same field with the same words as the API's 400 for that body."""
+    body = {**HOURLY, **fields}
+    answer = APIClient().post("/scheduler/jobs/reports.hourly", body, format="json")
+    assert answer.status_code == 400
+    declare(body)
+    report = sync_declared_jobs()
+    assert report.invalid == {"reports.hourly": error_message(answer.json())}
+    assert not Job.objects.exists()
 
 
 def test_times_may_be_iso_strings_and_naive_means_utc(declare):

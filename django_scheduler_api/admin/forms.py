@@ -42,21 +42,7 @@ class JobAdminForm(forms.ModelForm):
 
     class Meta:
         model = Job
-        fields = [
-            "id",
-            "group",
-            "name",
-            "description",
-            "handler",
-            "state",
-            "cron_expression",
-            "timezone",
-            "start_time",
-            "end_time",
-            "misfire_policy",
-            "overlap_policy",
-            "data",
-        ]
+        fields = validation.WRITABLE_FIELDS
         help_texts = {
             "id": "1-200 letters, digits and . _ - : (for example reports.daily).",
             "group": "Empty: the part of the id before the first dot, or 'default'.",

@@ -17,8 +17,8 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
 from django_scheduler_api import services
-from django_scheduler_api.api.fields import LenientChoiceField
 from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.validation import LenientChoiceField
 
 
 class QueryFilter(serializers.Serializer):

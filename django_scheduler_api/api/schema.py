@@ -31,9 +31,9 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
 import django_scheduler_api
-from django_scheduler_api.api.fields import LenientChoiceField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.serializers import ErrorSerializer, FieldErrorsSerializer
+from django_scheduler_api.validation import LenientChoiceField
 
 SWAGGER_DIR = Path(drf_spectacular_sidecar.__file__).parent / "static/drf_spectacular_sidecar/swagger-ui-dist"
 SWAGGER_ASSETS = frozenset(

@@ -3,77 +3,38 @@
 ``JobSerializer`` validates with the same rules as the admin and the CLI (``validation``) and never
 saves: the views hand its ``validated_data`` to ``services.save_job``, the one code path that writes
 jobs. Bodies as .NET clients write them are accepted too (keys in any casing, ``null`` as the
-default: ``JobSerializer.to_internal_value``; docs/api.rst, ".NET spellings").
+default: ``validation.JobFieldsSerializer``; docs/api.rst, ".NET spellings"), and declared jobs are
+validated by that same serializer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_scheduler_api import services, validation
-from django_scheduler_api.api.fields import (
-    JSONObjectField,
-    LenientChoiceField,
-    LinkField,
-    UTCDateTimeField,
-    non_string_errors,
-)
+from django_scheduler_api.api.fields import LinkField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import at_most_max_take
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, describe
-from django_scheduler_api.models import Execution, Job, SchedulerNode, job_id_validator
-
-# Keys of the .NET job info that name a field differently (read in any casing, as every key is:
-# ``spelling_key``) -> this API's field names.
-LEGACY_ALIASES = {
-    "handlerType": "handler",
-    "startTimeUtc": "start_time",
-    "endTimeUtc": "end_time",
-}
+from django_scheduler_api.models import Execution, Job, SchedulerNode
+from django_scheduler_api.validation import JSONObjectField, UTCDateTimeField
 
 
-def spelling_key(key: str) -> str:
-    """What the spellings of one key share: ``start_time``, ``startTime``, ``StartTime``."""
-    return key.replace("_", "").lower()
-
-
-class UTCModelSerializer(serializers.ModelSerializer):
-    """A ModelSerializer whose model datetimes are UTC instants (see ``UTCDateTimeField``)."""
-
-    serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: UTCDateTimeField,
-    }
-
-
-class JobSerializer(UTCModelSerializer):
+# The writable fields and their rules are validation.JobFieldsSerializer's; this adds what the
+# scheduler keeps about a job and the links. (The docstring is the schema's description.)
+class JobSerializer(validation.JobFieldsSerializer):
     """A job. The id comes from the URL; an ``id`` in the body must repeat it."""
 
-    id = serializers.CharField(required=False, max_length=200, validators=[job_id_validator])
     url = LinkField("job-detail", {"id": "id"})
-    group = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    state = LenientChoiceField(Job.State, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    handler = serializers.CharField(max_length=200, validators=[validation.validate_handler])
-    cron_expression = serializers.CharField(required=False, allow_blank=True, max_length=500)
     cron_description = serializers.SerializerMethodField()
-    timezone = serializers.CharField(required=False, max_length=64)
-    start_time = UTCDateTimeField(required=False, allow_null=True)
-    end_time = UTCDateTimeField(required=False, allow_null=True)
-    misfire_policy = LenientChoiceField(Job.MisfirePolicy, required=False)
-    overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
-    data = JSONObjectField(required=False)
     executions_url = LinkField("job-executions", {"id": "id"})
 
-    class Meta:
-        model = Job
+    class Meta(validation.JobFieldsSerializer.Meta):
         fields = [
             "id",
             "url",
@@ -108,86 +69,20 @@ class JobSerializer(UTCModelSerializer):
         except CronError as exc:  # an expression stored before a stricter engine: say so, don't fail
             return f"Invalid: {exc}"
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        """Read keys in any casing, refuse unknown ones (a typo must never pass silently), ignore the
-        read-only ones (so a job fetched with GET can be posted back), read ``null`` for an optional
-        field as its default, then validate field by field."""
-        if isinstance(data, dict):
-            data = self._nulls_as_defaults(self._without_read_only(self._canonical_keys(data)))
-            errors = non_string_errors(self.fields, data)
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
-
-    def _canonical_keys(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Each key under its field's name, whatever the spelling: ``cron_expression``,
-        ``cronExpression``, ``CronExpression``, and the .NET names (``HandlerType``, ``StartTimeUtc``).
-        Two spellings of one field with different values are a 400; an unknown key is kept as sent,
-        for ``_without_read_only`` to name it."""
-        names = {spelling_key(name): name for name in self.fields}
-        names.update((spelling_key(alias), name) for alias, name in LEGACY_ALIASES.items())
-        canonical: dict[str, Any] = {}
-        sent_as: dict[str, str] = {}
-        for key, value in data.items():
-            name = names.get(spelling_key(key), key)
-            if name in canonical and canonical[name] != value:
-                spelling, other = (key, sent_as[name]) if key != name else (sent_as[name], key)
-                raise serializers.ValidationError(
-                    {spelling: [f"Conflicts with {other!r}; send one of them."]}
-                )
-            canonical[name], sent_as[name] = value, key
-        return canonical
-
-    def _nulls_as_defaults(self, data: dict[str, Any]) -> dict[str, Any]:
-        """An explicit ``null`` for an optional field means its default, as an omitted key does in
-        a POST (.NET serializers write ``null`` for every unset property). A PATCH sets the default."""
-        defaults = services.job_defaults(self.context.get("job_id") or "")
-        result = {}
-        for key, value in data.items():
-            field = self.fields[key]
-            if value is None and not field.allow_null and not field.required:
-                if key not in defaults:  # ``id``: the URL's
-                    continue
-                value = defaults[key]
-            result[key] = value
-        return result
-
-    def _without_read_only(self, data: dict[str, Any]) -> dict[str, Any]:
-        writable = {name for name, field in self.fields.items() if not field.read_only}
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            known = ", ".join(sorted(writable))
-            raise serializers.ValidationError(
-                {key: [f"Unknown field. Writable fields: {known}."] for key in unknown}
-            )
-        return {key: value for key, value in data.items() if key in writable}
-
     def validate_id(self, value: str) -> str:
         job_id = self.context.get("job_id")
         if job_id is not None and value != job_id:
             raise serializers.ValidationError(f"The body's id {value!r} differs from the URL's {job_id!r}.")
         return value
 
-    def validate_cron_expression(self, value: str) -> str:
-        return validation.validate_cron_expression(value)
-
-    def validate_timezone(self, value: str) -> str:
-        return validation.validate_timezone(value)
-
-    def validate_data(self, value: Any) -> dict[str, Any]:
-        return validation.validate_data(value)
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """``end_time`` after ``start_time``, reading omitted ones from the job for a PATCH."""
-        current = self.instance if self.partial else None
-        start = attrs.get("start_time", getattr(current, "start_time", None))
-        end = attrs.get("end_time", getattr(current, "end_time", None))
-        validation.validate_window(start, end)
+        """The fields' rules; the id is the URL's, so the body's (checked equal) is dropped."""
+        attrs = super().validate(attrs)
         attrs.pop("id", None)
         return attrs
 
 
-class ExecutionSerializer(UTCModelSerializer):
+class ExecutionSerializer(validation.UTCModelSerializer):
     """One fire of a job and its outcome."""
 
     url = LinkField("execution-detail", {"id": "id"})
@@ -254,7 +149,7 @@ class JobCountSerializer(serializers.Serializer):
     url = serializers.URLField()
 
 
-class NodeSerializer(UTCModelSerializer):
+class NodeSerializer(validation.UTCModelSerializer):
     class Meta:
         model = SchedulerNode
         fields = ["name", "hostname", "pid", "started_at", "last_seen"]

@@ -16,6 +16,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
+from django_scheduler_api.validation import error_message
+
 
 class LinkRequest(HttpRequest):
     """A request for ``base_url`` (``http://host:port``), enough for the API's absolute links.
@@ -57,12 +59,3 @@ def validated(serializer_class: type, data: dict[str, Any], **context: Any) -> d
     except ValidationError as exc:
         raise CommandError(error_message(exc.detail)) from None
     return serializer.validated_data
-
-
-def error_message(detail: Any) -> str:
-    """``field: message`` lines, the words of the API's 400 answer."""
-    if isinstance(detail, dict):
-        return "\n".join(f"{field}: {error_message(errors)}" for field, errors in detail.items())
-    if isinstance(detail, list):
-        return " ".join(error_message(item) for item in detail)
-    return str(detail)

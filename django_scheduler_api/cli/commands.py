@@ -21,7 +21,8 @@ from django_scheduler_api.api import serializers as api
 from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
 from django_scheduler_api.cli import tables
-from django_scheduler_api.cli.api import api_request, error_message, validated
+from django_scheduler_api.cli.api import api_request, validated
+from django_scheduler_api.validation import error_message
 
 RECENT_EXECUTIONS = 5
 
