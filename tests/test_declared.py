@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
 from django_scheduler_api.validation import error_message
+from tests.api.test_dotnet_bodies import PASCAL_CASE
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +133,16 @@ def test_times_may_be_iso_strings_and_naive_means_utc(declare):
     assert job.start_time == datetime(2030, 1, 1, tzinfo=UTC)
     assert job.next_fire_time == datetime(2030, 1, 1, tzinfo=UTC)
     assert job.end_time == datetime(2030, 1, 1, 4, tzinfo=UTC)
+
+
+def test_a_declaration_in_the_dotnet_shape_loads_as_the_api_reads_it(declare):
+    """The same body Newtonsoft.Json writes (PascalCase, nulls, enum numbers, 7 fractional digits),
+    declared in settings, e.g. read from a .NET service's JSON configuration."""
+    declare(json.loads(PASCAL_CASE))
+    report = sync_declared_jobs()
+    assert report.created == ["reports.daily"], report.invalid
+    job = Job.objects.get()
+    assert (job.handler, job.cron_expression, job.state) == ("tests.echo", "0 15 10 ? * 2-6", "planned")
+    assert (job.group, job.name, job.description, job.data) == ("reports", "daily", "", {})
+    assert job.misfire_policy == "fire_and_proceed" and job.end_time is None
+    assert job.start_time == datetime(2030, 1, 1, 7, 15, 0, 123456, tzinfo=UTC)
