@@ -6,13 +6,16 @@
 //   OK <epoch seconds of up to `count` fire times, space separated>   (fewer when Quartz returns null)
 //   REFUSED <Quartz's ParseException message>
 //   CRASH <exception>   (Quartz accepted the text but failed while computing)
-//   HANG                (Quartz accepted the text but getTimeAfter ran for more than a second;
-//                        the helper then exits, since the looping thread cannot be stopped)
+//   HANG                (Quartz accepted the text but getTimeAfter used more than a second of CPU time,
+//                        measured on its own thread so a busy machine cannot turn a slow answer into a
+//                        HANG; the helper then exits, since the looping thread cannot be stopped)
 // Output is flushed whenever stdin has nothing buffered, so one process serves a whole test session.
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.util.Date;
@@ -25,6 +28,9 @@ import java.util.concurrent.TimeoutException;
 import org.quartz.CronExpression;
 
 public final class QuartzOracle {
+    private static final long CPU_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    private static volatile Thread quartzThread;
     private static final ExecutorService worker = newWorker();
 
     public static void main(String[] args) throws Exception {
@@ -51,18 +57,33 @@ public final class QuartzOracle {
         return Executors.newSingleThreadExecutor(task -> {
             Thread thread = new Thread(task, "quartz");
             thread.setDaemon(true);
+            quartzThread = thread;
             return thread;
         });
     }
 
-    /** Quartz loops forever on some nonsense it accepts: give up after a second. */
+    /**
+     * Quartz loops forever on some nonsense it accepts: give up once the answer has cost a second of
+     * the quartz thread's CPU time. CPU time, not wall time: on a loaded machine a normal answer can
+     * wait longer than a second for a core, and must not be mistaken for a loop.
+     */
     private static String answerInTime(String[] request) throws Exception {
+        long spentBefore = cpuTime();
         Future<String> answer = worker.submit(() -> answer(request));
-        try {
-            return answer.get(1, TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            return "HANG";
+        while (true) {
+            try {
+                return answer.get(50, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                if (cpuTime() - spentBefore > CPU_LIMIT_NANOS) {
+                    return "HANG";
+                }
+            }
         }
+    }
+
+    private static long cpuTime() {
+        Thread thread = quartzThread;
+        return thread == null ? 0 : threads.getThreadCpuTime(thread.getId());
     }
 
     private static String answer(String[] request) {
