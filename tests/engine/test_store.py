@@ -182,3 +182,27 @@ def test_executions_of_a_task_django_q2_reports_failed_become_lost():
     assert error == "Lost: django-q2 reports that its task failed: OperationalError: connection lost"
     later = t + timedelta(minutes=1)
     assert store.mark_failed_tasks(t, since=later, tasks=[TASK]) == 0  # older failures are not read
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_skips_a_job_another_scheduler_holds_instead_of_waiting():
+    """PostgreSQL and MariaDB 10.6+: ``FOR UPDATE SKIP LOCKED``, so schedulers share due jobs without
+    queueing behind each other's locks. SQLite has no row locks (one writer at a time)."""
+    from django.db import connection
+
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip(f"{connection.vendor} has no row locks to skip")
+    t = base_time()
+    make_job("e.held", due=t)
+    make_job("e.free", due=t)
+    other = connection.copy()  # a second connection: another scheduler in the middle of its claim
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            table, pk = (connection.ops.quote_name(name) for name in (Job._meta.db_table, "id"))
+            cursor.execute(f"SELECT {pk} FROM {table} WHERE {pk} = %s FOR UPDATE", ["e.held"])
+        assert [e.job_id for e in claim(t).to_send] == ["e.free"]
+    finally:
+        other.rollback()
+        other.close()
+    assert [e.job_id for e in claim(t).to_send] == ["e.held"]
