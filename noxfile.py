@@ -1,9 +1,12 @@
 """The support matrix: every (Python, Django, database) cell the package claims, one command each.
 
-    nox -l                                                     # list the sessions
-    nox -s "tests(python='3.13', django='6.1', db='postgres')"  # one cell, the whole suite
-    nox -s "tests(python='3.12', django='6.0', db='sqlite')" -- tests/api tests/engine
+    nox -l                                                       # list the sessions
+    nox -s "tests(python='3.13', django='6.1')"                    # the whole suite on SQLite
+    nox -s "tests(python='3.13', django='6.1')" -- --db=postgres,mariadb tests/api tests/engine
     nox -s lowest docs install
+
+A ``tests`` session is one (Python, Django) pair; ``--db=`` names the databases of its cells (default
+``sqlite``), one pytest run each in the same virtualenv; the other arguments go to pytest.
 
 Interpreters come from pyenv (``$(pyenv root)/versions/3.1x.y``) or the PATH; nox never downloads one.
 setup.cfg's classifiers and ``install_requires`` state what these sessions test; ``lowest`` reads the
@@ -45,9 +48,8 @@ def _pyenv_interpreters_on_path() -> None:
     root = os.environ.get("PYENV_ROOT")
     if not root:
         try:
-            root = subprocess.run(
-                ["pyenv", "root"], capture_output=True, text=True, check=True
-            ).stdout.strip()
+            found = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True)
+            root = found.stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return
     versions = Path(root) / "versions"
@@ -59,27 +61,38 @@ def _pyenv_interpreters_on_path() -> None:
 _pyenv_interpreters_on_path()
 
 
-def _cells() -> list[nox.param]:
+def _pairs() -> list[nox.param]:
     return [
-        nox.param(python, django, db, id=f"python='{python}', django='{django}', db='{db}'")
+        nox.param(python, django, id=f"python='{python}', django='{django}'")
         for python in PYTHONS
         for django in DJANGOS
         if python in DJANGO_PYTHONS[django]
-        for db in DATABASES
     ]
 
 
-def _test_env(db: str) -> dict[str, str]:
-    return {"SCHEDULER_TEST_DB": db, "PYTHONDONTWRITEBYTECODE": "1"}
+def split_databases(posargs: list[str]) -> tuple[list[str], list[str]]:
+    """The databases named by ``--db=a,b`` (default: SQLite) and the arguments left for pytest."""
+    databases, rest = ["sqlite"], []
+    for arg in posargs:
+        if arg.startswith("--db="):
+            databases = [db for db in arg.removeprefix("--db=").split(",") if db]
+        else:
+            rest.append(arg)
+    unknown = sorted(set(databases) - set(DATABASES))
+    if unknown or not databases:
+        raise ValueError(f"--db takes a comma-separated list of {', '.join(DATABASES)}; got {unknown}")
+    return databases, rest
 
 
 @nox.session
-@nox.parametrize(("python", "django", "db"), _cells())
-def tests(session: nox.Session, django: str, db: str) -> None:
-    """The test suite (or the paths given after ``--``) on one cell of the matrix."""
-    extras = ",".join(["test", "redis", *DATABASE_EXTRAS[db]])
-    session.install("-e", f".[{extras}]", DJANGOS[django])
-    _pytest(session, db)
+@nox.parametrize(("python", "django"), _pairs())
+def tests(session: nox.Session, django: str) -> None:
+    """The test suite (or the pytest arguments given after ``--``) on one (Python, Django) pair."""
+    databases, args = split_databases(session.posargs)
+    extras = ["test", "redis", *(extra for db in databases for extra in DATABASE_EXTRAS[db])]
+    session.install("-e", f".[{','.join(extras)}]", DJANGOS[django])
+    for db in databases:
+        _pytest(session, db, args)
 
 
 @nox.session(python=PYTHONS[0])
@@ -89,7 +102,7 @@ def lowest(session: nox.Session) -> None:
     session.install(*pins)
     session.install("-e", ".[test,redis]", *pins)
     session.run("python", "-m", "pip", "freeze", silent=False)
-    _pytest(session, "sqlite")
+    _pytest(session, "sqlite", session.posargs)
 
 
 def lowest_pins() -> list[str]:
@@ -104,19 +117,17 @@ def lowest_pins() -> list[str]:
     return pins
 
 
-def _pytest(session: nox.Session, db: str) -> None:
-    args = session.posargs or []
-    # pytest's exit code 5 (no test collected) is a failure, as everywhere in CI.
-    session.run("python", "-m", "pytest", "-q", *args, env=_test_env(db))
+def _pytest(session: nox.Session, db: str, args: list[str]) -> None:
+    # pytest's exit code 5 (no test collected) fails the session, as any code but 0 does.
+    session.log(f"database: {db}")
+    session.run("python", "-m", "pytest", "-q", *args, env={"SCHEDULER_TEST_DB": db})
 
 
 @nox.session(python=PYTHONS[1])
 def docs(session: nox.Session) -> None:
     """The documentation site, every warning an error, as Read the Docs builds it."""
     session.install("-e", ".[docs]")
-    session.run(
-        "sphinx-build", "-W", "-n", "-q", "-b", "html", "docs", str(ROOT / "docs" / "_build" / "html")
-    )
+    session.run("sphinx-build", "-W", "-n", "-q", "-b", "html", "docs", str(ROOT / "docs/_build/html"))
 
 
 @nox.session(python=PYTHONS[0])
