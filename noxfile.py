@@ -35,7 +35,10 @@ DATABASE_EXTRAS = {"sqlite": [], "postgres": ["postgres"], "mariadb": ["mariadb"
 
 nox.options.download_python = "never"
 nox.options.error_on_missing_interpreters = True
-nox.options.default_venv_backend = "venv"
+# uv installs a session in seconds; without it, the standard library's venv and pip.
+nox.options.default_venv_backend = "uv|venv"
+# Never let uv fetch an interpreter of its own either.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 nox.options.sessions = ["tests", "lowest", "docs", "install"]
 
 
