@@ -51,8 +51,8 @@ def _pyenv_interpreters_on_path() -> None:
     root = os.environ.get("PYENV_ROOT")
     if not root:
         try:
-            found = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True)
-            root = found.stdout.strip()
+            answer = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True)
+            root = answer.stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return
     versions = Path(root) / "versions"
