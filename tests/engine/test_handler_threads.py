@@ -56,8 +56,10 @@ def test_warm_up_is_lazy_and_only_in_a_worker_process_of_its_own():
 
     assert not [r for r in post_spawn.receivers if "django_scheduler_api" in str(r)]
     before = {t.name for t in threading.enumerate()}
+    # Compared with the count before: CPython 3.12 starts with objects in the permanent generation.
+    frozen = gc.get_freeze_count()
     handler_threads.warm_up()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == frozen
     assert not {t.name for t in threading.enumerate()} - before
 
 
@@ -65,10 +67,11 @@ def warm_up_in_a_child(queue) -> None:
     """In a child process: warm up twice; report the threads started and whether the heap froze."""
     from django_scheduler_api.engine import handler_threads
 
+    frozen = gc.get_freeze_count()
     handler_threads.warm_up()
     handler_threads.warm_up()
     names = [t.name for t in threading.enumerate() if t.name.startswith("scheduler-handler")]
-    queue.put((len(names), gc.get_freeze_count() > 0))
+    queue.put((len(names), gc.get_freeze_count() > frozen))
 
 
 @override_settings(SCHEDULER_API={"TASK_BATCH_SIZE": 6})
