@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres test-mariadb lint docs bench clean
+.PHONY: run test test-postgres test-mariadb lint docs bench chaos clean
 
 # The venv is rebuilt when the project's dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -57,6 +57,12 @@ bench: $(VENV)/.installed
 	$(PY) bench/dispatch_throughput.py
 	$(PY) bench/scale.py
 	$(PY) bench/fire_lag.py
+
+# The chaos suite (bench/chaos, BENCHMARKS.md "Reliability"): its own PostgreSQL cluster and Redis on
+# spare ports, 2 schedulers and a qcluster, one fault per scenario, one table (about 13 minutes;
+# CHAOS_ARGS=--quick for short versions). The network partition needs root (ip netns).
+chaos: $(VENV)/.installed
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3* *.egg-info
