@@ -57,8 +57,18 @@ DEFAULTS: dict[str, Any] = {
     # its executions at once and start the handlers at the instant (0: all of it at the instant).
     # A job paused or deleted within this window before a fire still fires.
     "LOOKAHEAD": 0.1,
-    # An execution enqueued but never picked up is re-enqueued after this many seconds (the outbox).
+    # An execution recorded but never sent (its scheduler died first), or sent but not claimed by a
+    # worker (the broker lost the task), is sent again after this many seconds (the outbox).
     "ENQUEUE_GRACE": 10,
+    # PostgreSQL: the longest a claim transaction may wait for a lock, run a statement or sit idle
+    # (a scheduler frozen or cut off while holding job rows): the database then ends it, rolls the
+    # claim back and the rows go to another scheduler. Seconds.
+    "CLAIM_TIMEOUT": 5,
+    # Each django-q2 worker process records a heartbeat (WorkerNode) this often; a running execution
+    # whose worker has been silent for WORKER_TIMEOUT seconds is lost (its worker died). Quartz's
+    # cluster nodes check in every 7.5 s.
+    "WORKER_HEARTBEAT_INTERVAL": 7.5,
+    "WORKER_TIMEOUT": 20,
     # An execution running longer than this many seconds is taken for lost (its worker died), and so
     # is one sent to django-q2 this long ago that never started (django-q2 lost its task).
     "EXECUTION_TIMEOUT": 3600,

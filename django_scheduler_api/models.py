@@ -146,6 +146,9 @@ class Execution(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     task_id = models.CharField(max_length=64, blank=True, default="")
     node = models.CharField(max_length=255, blank=True, default="")
+    # The WorkerNode (django-q2 worker process) that claimed the execution: while it runs, the
+    # execution lives as long as that worker's heartbeat does.
+    worker = models.CharField(max_length=255, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -226,6 +229,28 @@ class SchedulerNode(models.Model):
     name = IdentifierField(primary_key=True, max_length=255)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkerNode(models.Model):
+    """A django-q2 worker process that runs executions, known by its heartbeat (as ``SchedulerNode``).
+
+    Each worker process refreshes its row every ``WORKER_HEARTBEAT_INTERVAL`` seconds; a running
+    execution whose worker has been silent for ``WORKER_TIMEOUT`` seconds is lost (its process
+    died with it). ``name`` is ``host:pid``, what ``Execution.worker`` holds.
+    """
+
+    name = models.CharField(primary_key=True, max_length=255)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    cluster = models.CharField(max_length=100, blank=True, default="")
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField(db_index=True)
 

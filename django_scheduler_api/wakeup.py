@@ -19,9 +19,8 @@ from django_scheduler_api.conf import scheduler_settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "django_scheduler_api_jobs"
-# How often the listening thread looks at its stop flag, and waits after losing its connection.
+# How often the listening thread looks at its stop flag.
 POLL = 0.5
-RECONNECT_BACKOFF = 1.0
 
 
 def enabled() -> bool:
@@ -59,18 +58,29 @@ class Listener:
             self._thread.join(POLL * 4)
 
     def _run(self, params: dict) -> None:
+        """Listen until stopped. A lost connection (or any other error: this thread must not die
+        while the scheduler lives) is logged and the thread connects again after a back-off that
+        doubles up to ``errors.BACKOFF_MAX``; the loop's ``MAX_SLEEP`` covers the time in between."""
         import psycopg
 
+        from django_scheduler_api.engine import errors
+
+        failures = 0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**params) as conn:
                     conn.autocommit = True
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
+                    failures = 0
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=POLL, stop_after=1):
                             self.wake.set()
-            except psycopg.Error:
+            except Exception as exc:
                 self.listening.clear()
-                logger.exception("Scheduler: lost the LISTEN connection; reconnecting.")
-                self._stop.wait(RECONNECT_BACKOFF)
+                failures += 1
+                if isinstance(exc, psycopg.Error | OSError):
+                    logger.warning("Scheduler: lost the LISTEN connection (%s); reconnecting.", exc)
+                else:
+                    logger.exception("Scheduler: the LISTEN thread failed; starting it again.")
+                self._stop.wait(errors.backoff(failures))

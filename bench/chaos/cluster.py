@@ -121,10 +121,11 @@ class Cluster:
     def freeze_in_claim(self, name: str, timeout: float = 30) -> bool:
         """SIGSTOP scheduler ``name`` while its claim transaction holds job rows locked.
 
-        Polls ``pg_stat_activity`` for the scheduler's connection idle inside a transaction that
-        locked rows of the job table (``FOR UPDATE`` gives it a transaction id; a claim that found
-        every due row locked by the other scheduler has none); stops the process, looks again (a stopped process cannot
-        move on) and lets it go on if the moment was missed. False: stopped, but not inside a claim.
+        Polls ``pg_stat_activity`` for the connection idle inside a transaction that locked rows
+        of the job table (``FOR UPDATE`` gives it a transaction id; a claim that found every due row
+        locked by the other scheduler has none); stops the process, looks again (a stopped process
+        cannot move on) and lets it go on if the moment was missed. False: stopped, but not inside a
+        claim.
         """
         program = self.program(name)
         query = (

@@ -13,9 +13,15 @@ One pass (``tick``):
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
 longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time; on
 PostgreSQL a NOTIFY from the change ends the sleep at once, see ``wakeup``) nor past the next
-heartbeat. SIGTERM and SIGINT end the sleep at once; the loop finishes its pass, deletes its
-node row and returns. A database error (a restart, a lost connection) is logged, the connection is
-dropped and the loop tries again a moment later: a scheduler outlives its database's hiccups.
+heartbeat. A scheduler that finds due jobs locked by another (claiming them, or frozen while
+claiming them) sleeps too, rather than ask again at once. SIGTERM and SIGINT end the sleep at once;
+the loop finishes its pass, deletes its node row and returns.
+
+An error of the database or the broker (a restart, a lost connection, a timeout: see
+``engine.errors``) is logged, the connection is dropped and the loop tries again after a back-off
+that doubles up to ``errors.BACKOFF_MAX``: a scheduler outlives its services' outages, and fires
+recorded but not sent stay in the outbox meanwhile. Any other exception is a programming error and
+ends the loop (``run_scheduler`` then exits with status 1 and the error).
 """
 
 from __future__ import annotations
@@ -29,17 +35,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.utils import timezone
 
 from django_scheduler_api import wakeup
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.engine import dispatch, heartbeat, store, worker
+from django_scheduler_api.engine import dispatch, errors, heartbeat, store, worker
+from django_scheduler_api.models import Execution
 
 logger = logging.getLogger(__name__)
 
-# How long to wait after a database error before the next attempt.
-ERROR_BACKOFF = 1.0
 # Executions pruned, and outbox entries re-sent, per pass at most (the rest follow next time).
 PRUNE_BATCH = 5000
 OUTBOX_BATCH = 1000
@@ -53,6 +58,7 @@ class TickStats:
     sent: int = 0
     skipped: int = 0
     resent: int = 0
+    misfired: int = 0
     lost: int = 0
     pruned: int = 0
 
@@ -71,12 +77,28 @@ class Scheduler:
         self._next_beat = 0.0
         self._next_maintenance = 0.0
         self._unmarked: list[dispatch.Batch] = []  # pushed at their instant, marked sent next pass
+        self._failures = 0  # errors of the database or broker in a row
+        self._unpushed: list[Execution] = []  # claimed, but the broker refused them: sent next pass
+        self._blocked = False  # the last claim found due jobs, all locked by another scheduler
+        # Workers' heartbeats are not judged until then: after an outage they need time to check in.
+        self._judge_workers_after = 0.0
 
     # -- running --------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Announce the node. (The ``run_scheduler`` command loads the jobs declared in code first.)"""
         self.heartbeat.beat(self.clock())
+
+    def persist(self, step: Callable[[], Any]) -> Any:
+        """Run ``step`` until it gets through the database's or the broker's errors (backing off in
+        between), or until stopped (then None): how a scheduler starts while its services are down."""
+        while not self._stop.is_set():
+            failures = self._failures
+            result = self._guarded(step)
+            if self._failures <= failures:
+                return result
+            self._wake.wait(errors.backoff(self._failures))
+        return None
 
     def run(self, *, once: bool = False) -> None:
         """Tick until stopped (or once). The caller calls ``start`` first."""
@@ -88,7 +110,8 @@ class Scheduler:
                 failed = self._guarded(self.tick) is None
                 if once:
                     break
-                self._wake.wait(ERROR_BACKOFF if failed else self._guarded(self.sleep_time) or 0)
+                pause = errors.backoff(self._failures) if failed else self._guarded(self.sleep_time)
+                self._wake.wait(pause if pause is not None else errors.backoff(self._failures))
         finally:
             self._listener.stop()
             self._guarded(self.mark_pushed)
@@ -99,18 +122,35 @@ class Scheduler:
         self._stop.set()
         self._wake.set()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop`` was called."""
+        return self._stop.is_set()
+
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self.stop)
 
     def _guarded(self, step: Callable[[], Any]) -> Any:
-        """Run a step; on a database error log it, drop the connection and return None."""
+        """Run a step; on an error of the database or the broker log it, drop the connection and
+        return None (the caller backs off). Other exceptions are programming errors: they go on."""
         try:
-            return step()
-        except DatabaseError:
-            logger.exception("Scheduler %s: database error; retrying.", self.node)
+            result = step()
+        except errors.transient_errors() as exc:
+            self._failures += 1
+            wait = errors.backoff(self._failures)
+            if self._failures == 1:
+                logger.exception("Scheduler %s: %s; retrying in %.1f s.", self.node, type(exc).__name__, wait)
+            else:
+                logger.warning("Scheduler %s: still failing (%d in a row): %s: %s; retrying in %.1f s.",
+                               self.node, self._failures, type(exc).__name__, exc, wait)  # fmt: skip
             connection.close()
+            self._judge_workers_after = time.monotonic() + scheduler_settings.WORKER_TIMEOUT
             return None
+        if self._failures:
+            logger.warning("Scheduler %s: working again after %d failures.", self.node, self._failures)
+            self._failures = 0
+        return result
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -118,6 +158,7 @@ class Scheduler:
         """One pass: housekeeping that is due, then every job that is due."""
         stats = TickStats()
         self.mark_pushed()
+        self.push_refused(stats)
         self._housekeeping(stats)
         self.dispatch_due(stats)
         return stats
@@ -132,21 +173,43 @@ class Scheduler:
         """
         stats = stats or TickStats()
         limit = scheduler_settings.CLAIM_BATCH_SIZE
+        threshold = scheduler_settings.misfire_threshold
+        self._blocked = False
         while not self._stop.is_set():
             instant = self._fire_instant()
             if instant is None:
                 break
-            claim = store.claim_due(
-                instant, node=self.node, limit=limit, threshold=scheduler_settings.misfire_threshold
-            )
-            batch = dispatch.Batch(claim.to_send, start_at=instant)
-            stats.sent += batch.push()
+            claim = store.claim_due(instant, node=self.node, limit=limit, threshold=threshold)
+            if not claim.jobs:
+                self._blocked = True  # due, but locked by another scheduler: sleep, do not spin
+                break
+            # A claim that took longer than the threshold (a frozen process) is judged as a misfire.
+            to_send = store.judge_misfires(claim.to_send, self.clock(), threshold=threshold)
+            stats.misfired += len(claim.to_send) - len(to_send)
+            batch = dispatch.Batch(to_send, start_at=instant)
+            try:
+                with errors.from_broker():
+                    stats.sent += batch.push()
+            except errors.transient_errors():
+                self._unpushed = (self._unpushed + to_send)[-OUTBOX_BATCH:]  # older: the outbox's
+                raise
             self._unmarked.append(batch)
             stats.claimed += claim.jobs
             stats.skipped += claim.skipped
             if claim.jobs < limit:
                 break
         return stats
+
+    def push_refused(self, stats: TickStats) -> None:
+        """Send again what the broker refused in an earlier pass, as soon as it answers again
+        (rather than after the outbox's grace). Judged by the misfire rule first; sent twice if
+        another scheduler's outbox sent it meanwhile, which runs nothing twice."""
+        if self._unpushed:
+            pending = store.judge_misfires(
+                self._unpushed, self.clock(), threshold=scheduler_settings.misfire_threshold
+            )
+            stats.resent += send(pending) if pending else 0
+            self._unpushed = []
 
     def mark_pushed(self) -> None:
         """Mark the batches pushed in earlier passes sent (see ``dispatch.Batch``)."""
@@ -171,9 +234,26 @@ class Scheduler:
         now = self.clock()
         self.heartbeat.beat(now)
         grace = timedelta(seconds=scheduler_settings.ENQUEUE_GRACE)
-        stats.resent = store.send_outbox(now, grace=grace, limit=OUTBOX_BATCH, send=dispatch.send)
-        if stats.resent:
-            logger.warning("Scheduler %s re-sent %d unsent executions.", self.node, stats.resent)
+        outbox = store.send_outbox(
+            now,
+            grace=grace,
+            limit=OUTBOX_BATCH,
+            send=send,
+            threshold=scheduler_settings.misfire_threshold,
+            unclaimed=_broker_queue_empty(),
+        )
+        stats.resent, stats.misfired = outbox.sent, outbox.misfired
+        if outbox.sent or outbox.misfired:
+            logger.warning(
+                "Scheduler %s re-sent %d executions unsent or unclaimed; %d were misfires by their "
+                "job's policy.", self.node, outbox.sent, outbox.misfired,
+            )  # fmt: skip
+        if monotonic >= self._judge_workers_after:
+            worker_timeout = timedelta(seconds=scheduler_settings.WORKER_TIMEOUT)
+            orphans = store.mark_orphaned(now, worker_timeout=worker_timeout)
+            if orphans:
+                logger.warning("Scheduler %s: %d executions lost with their worker.", self.node, orphans)
+            stats.lost += orphans
         if monotonic >= self._next_maintenance:
             self._next_maintenance = monotonic + scheduler_settings.MAINTENANCE_INTERVAL
             self._maintain(now, stats)
@@ -182,20 +262,39 @@ class Scheduler:
         timeout = timedelta(seconds=scheduler_settings.EXECUTION_TIMEOUT)
         tasks = (worker.TASK, *worker.FORMER_TASKS)
         failed = store.mark_failed_tasks(now, since=now - timeout, tasks=tasks)
-        stats.lost = store.mark_lost(now, timeout=timeout) + failed
+        stats.lost += store.mark_lost(now, timeout=timeout) + failed
         retention = scheduler_settings.EXECUTION_RETENTION
         if retention is not None:
             stats.pruned = store.prune(now, retention=timedelta(seconds=retention), limit=PRUNE_BATCH)
         heartbeat.forget_dead_nodes(now, timedelta(seconds=scheduler_settings.NODE_TIMEOUT))
+        heartbeat.forget_dead_workers(now, timedelta(seconds=scheduler_settings.WORKER_TIMEOUT))
         if stats.lost or stats.pruned:
             logger.info("Scheduler %s: %d lost, %d pruned.", self.node, stats.lost, stats.pruned)
 
     def sleep_time(self) -> float:
         """Seconds until the earliest next fire is within ``LOOKAHEAD``, at most ``MAX_SLEEP`` and
-        the next heartbeat."""
+        the next heartbeat; ``MAX_SLEEP`` (or the next heartbeat) when the due jobs are locked by
+        another scheduler, which is claiming them or frozen while holding them."""
         longest = min(float(scheduler_settings.MAX_SLEEP), max(0.0, self._next_beat - time.monotonic()))
+        if self._blocked:
+            return longest
         due = store.next_due_time()
         if due is None:
             return longest
         until = (due - self.clock()).total_seconds() - scheduler_settings.LOOKAHEAD
         return max(0.0, min(longest, until))
+
+
+def _broker_queue_empty() -> bool:
+    """Whether django-q2's queue is empty: then an execution sent ``ENQUEUE_GRACE`` ago and still
+    not claimed was lost by the broker (a restart without persistence, a worker killed with the task
+    in hand), not waiting behind others, and is sent again. Sending it again while the queue is
+    long would only lengthen the queue."""
+    with errors.from_broker():
+        return dispatch.broker().queue_size() == 0
+
+
+def send(executions: list[Execution]) -> int:
+    """``dispatch.send``, its broker's exceptions all ``errors.BrokerError``."""
+    with errors.from_broker():
+        return dispatch.send(executions)

@@ -12,6 +12,11 @@ This is the only database-specific module of the engine. Correctness never rests
   collides is dropped, not sent.
 - Recording and sending are two steps (a worker must find the row it is given), so a scheduler that
   dies between them leaves rows with ``enqueued_at`` null: the outbox that any scheduler sends later.
+  A task the broker lost leaves its rows ``queued`` with ``enqueued_at`` set: sent again too.
+- A claim is bounded in time on PostgreSQL (``CLAIM_TIMEOUT``): a scheduler frozen or cut off while
+  holding job rows is disconnected by the database, its claim rolled back, the rows free for others.
+- Lateness is judged on every path by the job's misfire policy (``judge_misfires``): a fire that
+  waited in the outbox, or in a frozen scheduler, past ``MISFIRE_THRESHOLD`` is not run late.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DateTimeField, F, QuerySet, Value
+from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from django_scheduler_api import planning
-from django_scheduler_api.models import Execution, Job, PrunedExecutions
+from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.models import Execution, Job, PrunedExecutions, WorkerNode
 
 # The job columns a claim needs; loading only these keeps the hot query narrow.
 CLAIM_FIELDS = (
@@ -46,7 +52,8 @@ CLAIM_FIELDS = (
 )
 PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
 # The columns an execution's outcome writes.
-OUTCOME_FIELDS = ("status", "finished_at", "duration_ms", "result", "error", "traceback", "log")
+OUTCOME_FIELDS = ("status", "started_at", "finished_at", "duration_ms", "result", "error", "traceback", "log")
+OUTCOME_DEFAULTS = {"result": None, "error": None, "traceback": ""}
 # SQLite returns rows from an UPDATE since this version (PostgreSQL always has; MySQL and MariaDB not).
 SQLITE_UPDATE_RETURNING = (3, 35)
 # Up to this many distinct (next, previous) pairs are written with one UPDATE each; more use one
@@ -84,6 +91,7 @@ def next_due_time() -> datetime | None:
 def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> Claim:
     """Claim up to ``limit`` due jobs, record their fires and move their fire times, in one transaction."""
     with transaction.atomic():
+        bound_transaction()
         due = Job.objects.filter(state=Job.State.PLANNED, next_fire_time__lte=now)
         jobs = list(_lock(due.order_by("next_fire_time").only(*CLAIM_FIELDS))[:limit])
         if not jobs:
@@ -98,6 +106,26 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
         _save_fire_times(jobs)
     to_send = [e for e in recorded if e.status == Execution.Status.QUEUED]
     return Claim(len(jobs), len(recorded), len(recorded) - len(to_send), to_send)
+
+
+def bound_transaction() -> None:
+    """On PostgreSQL, let the database end the current transaction if it waits for a lock, runs a
+    statement or sits idle (its process frozen or cut off) longer than ``CLAIM_TIMEOUT``.
+
+    A claim holds job rows locked; other schedulers skip them (``SKIP LOCKED``). Without a bound a
+    frozen scheduler would keep them from every scheduler until it woke (a GC pause, a stopped VM,
+    a partition: minutes). With it the server closes the session, rolls the claim back (nothing
+    was sent: sending follows the commit) and the rows are claimed by the others.
+    """
+    if connection.vendor != "postgresql":
+        return
+    milliseconds = max(1, int(float(scheduler_settings.CLAIM_TIMEOUT) * 1000))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
+            "set_config('idle_in_transaction_session_timeout', %s, true)",
+            [str(milliseconds)] * 3,
+        )
 
 
 def _plan(job: Job, now: datetime, threshold: timedelta, *, busy: bool) -> planning.FirePlan:
@@ -186,20 +214,106 @@ def _save_fire_times(jobs: list[Job]) -> None:
         Job.objects.filter(pk__in=ids).update(next_fire_time=next_fire, previous_fire_time=previous_fire)
 
 
-def send_outbox(
-    now: datetime, *, grace: timedelta, limit: int, send: Callable[[list[Execution]], int]
-) -> int:
-    """Send executions recorded at least ``grace`` ago but never sent (their scheduler died first).
+@dataclass
+class Outbox:
+    """What one look at the outbox did."""
 
-    The rows stay locked while they are sent, so two schedulers do not both send them; if they ever
-    did, the task's queued -> running update still runs the handler once.
+    sent: int = 0
+    misfired: int = 0
+
+
+def send_outbox(
+    now: datetime,
+    *,
+    grace: timedelta,
+    limit: int,
+    send: Callable[[list[Execution]], int],
+    threshold: timedelta,
+    unclaimed: bool = True,
+) -> Outbox:
+    """Send executions still queued ``grace`` after they were recorded and never sent (their
+    scheduler died first) or, with ``unclaimed``, after they were sent (the broker lost the task).
+
+    Each is first judged by its job's misfire policy (``judge_misfires``): one that waited past the
+    threshold is not run late under ``do_nothing``. The rows stay locked while they are sent, so two
+    schedulers do not both send them; a second send is harmless anyway, because the task's
+    queued -> running claim runs a handler once. A row sent again has its ``enqueued_at`` moved to
+    now, so it is sent at most once per ``grace``.
     """
+    waiting = Q(enqueued_at__isnull=True, created_at__lt=now - grace)
+    if unclaimed:
+        waiting |= Q(enqueued_at__lt=now - grace)
     with transaction.atomic():
-        unsent = Execution.objects.filter(
-            status=Execution.Status.QUEUED, enqueued_at__isnull=True, created_at__lt=now - grace
+        queued = Execution.objects.filter(waiting, status=Execution.Status.QUEUED)
+        executions = list(_lock(queued.order_by("created_at"))[:limit])
+        to_send = judge_misfires(executions, now, threshold=threshold)
+        sent = send(to_send) if to_send else 0
+    return Outbox(sent, len(executions) - len(to_send))
+
+
+def judge_misfires(executions: list[Execution], now: datetime, *, threshold: timedelta) -> list[Execution]:
+    """The executions still worth running ``now``; those the job's misfire policy drops
+    (``misfires``) are recorded ``skipped`` (only if still queued) with the reason."""
+    dropped = misfires(executions, now, threshold=threshold)
+    if dropped:
+        Execution.objects.filter(pk__in=[e.pk for e in dropped], status=Execution.Status.QUEUED).update(
+            status=Execution.Status.SKIPPED, finished_at=now, error=misfire_error(dropped, now, threshold)
         )
-        executions = list(_lock(unsent.order_by("created_at"))[:limit])
-        return send(executions) if executions else 0
+    skipped = {e.pk for e in dropped}
+    return [e for e in executions if e.pk not in skipped]
+
+
+def misfire_error(dropped: list[Execution], now: datetime, threshold: timedelta) -> str:
+    late_by = max((now - e.scheduled_fire_time).total_seconds() for e in dropped)
+    return (
+        f"Misfire: {late_by:.0f} s late (MISFIRE_THRESHOLD is {threshold.total_seconds():g} s); "
+        "not run, by the job's misfire policy."
+    )
+
+
+def misfires(executions: list[Execution], now: datetime, *, threshold: timedelta) -> list[Execution]:
+    """The executions the job's misfire policy drops ``now`` (one query, and only if some are late).
+
+    The rule of the claim (``planning.plan_due_job``) on the paths after it, as Quartz judges a
+    trigger by how late it is: a scheduled fire later than ``threshold`` is a misfire. Under
+    ``do_nothing`` it does not run; under ``fire_and_proceed`` one fire per job runs now (the
+    earliest, as the claim records it) and the others are dropped. Manual triggers, misfire fires
+    (already the policy's answer) and one-shot jobs (whose only fire always runs) are never dropped.
+    """
+    late = [
+        e
+        for e in executions
+        if e.trigger == Execution.Trigger.SCHEDULE and now - e.scheduled_fire_time > threshold
+    ]
+    if not late:
+        return []
+    jobs = Job.objects.filter(pk__in={e.job_id for e in late}, cron_expression__gt="")
+    policies = dict(jobs.values_list("pk", "misfire_policy"))
+    dropped, proceeding = [], set()
+    for execution in sorted(late, key=lambda e: e.scheduled_fire_time):
+        policy = policies.get(execution.job_id)
+        if policy is None:
+            continue  # a one-shot, or a job deleted since: run what was recorded
+        if policy == Job.MisfirePolicy.FIRE_AND_PROCEED and execution.job_id not in proceeding:
+            proceeding.add(execution.job_id)
+            continue
+        dropped.append(execution)
+    return dropped
+
+
+def mark_orphaned(now: datetime, *, worker_timeout: timedelta) -> int:
+    """Running executions whose worker process stopped its heartbeat ``worker_timeout`` ago (or
+    never had one that long) become lost: the worker died with them (SIGKILL, out of memory, a
+    host gone). Executions claimed by a process without a heartbeat (``worker`` empty) wait for
+    ``EXECUTION_TIMEOUT`` instead."""
+    cutoff = now - worker_timeout
+    alive = WorkerNode.objects.filter(last_seen__gte=cutoff).values("name")
+    orphans = Execution.objects.filter(status=Execution.Status.RUNNING, started_at__lt=cutoff).exclude(
+        worker=""
+    )
+    return _lose(
+        orphans.exclude(worker__in=alive), now, "its worker process stopped its heartbeat (WORKER_TIMEOUT)."
+    )
 
 
 def mark_lost(now: datetime, *, timeout: timedelta) -> int:
@@ -213,12 +327,15 @@ def mark_lost(now: datetime, *, timeout: timedelta) -> int:
 
 
 def mark_failed_tasks(now: datetime, *, since: datetime, tasks: Iterable[str]) -> int:
-    """Executions whose django-q2 task failed outside their handlers (since ``since``) become lost.
+    """Running executions whose django-q2 task failed outside their handlers (since ``since``)
+    become lost.
 
     A handler's own failure is recorded by the task. The task itself fails only when what surrounds
-    the handlers raises, the claim or the write of the outcomes (a database error), or its payload
-    cannot be read. django-q2 keeps such a failure, with the execution ids in its arguments; the
-    executions it left queued or running would otherwise wait ``EXECUTION_TIMEOUT`` to be lost.
+    the handlers raises, the claim or the write of the outcomes (a database error that outlasted
+    ``worker.RECORD_PATIENCE``), or its payload cannot be read. django-q2 keeps such a failure, with
+    the execution ids in its arguments; the executions it left running would otherwise wait
+    ``EXECUTION_TIMEOUT`` to be lost. The ones it left queued ran nothing: the outbox sends them
+    again (in a task of their own, without the payload's unreadable ids), as a task the broker lost.
     ``tasks`` are the task's dotted paths (``worker.TASK`` and its former paths).
     """
     from django_q.models import Failure
@@ -227,7 +344,7 @@ def mark_failed_tasks(now: datetime, *, since: datetime, tasks: Iterable[str]) -
     for failure in Failure.objects.filter(func__in=list(tasks), stopped__gte=since).only("args", "result"):
         ids = _execution_ids(failure.args)
         if ids:
-            carried = Execution.objects.filter(pk__in=ids, status__in=PENDING)
+            carried = Execution.objects.filter(pk__in=ids, status=Execution.Status.RUNNING)
             lost += _lose(
                 carried, now, f"django-q2 reports that its task failed: {str(failure.result)[:500]}"
             )
@@ -319,19 +436,21 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
 # -- the worker's queries ----------------------------------------------------------------------------
 
 
-def claim_executions(execution_ids: Iterable[Any], *, started: datetime, now: datetime) -> list[Execution]:
+def claim_executions(execution_ids: Iterable[Any], *, now: datetime, worker: str = "") -> list[Execution]:
     """Move the queued ones of these executions to running and return them: one ``UPDATE ...
     RETURNING`` where the database returns rows from an UPDATE (``update_returns_rows``), else one
     conditional UPDATE each and a read.
 
-    ``started`` is when the handlers will start (``started_at``), ``now`` the claim. A claimed row is
-    evidently sent: its ``enqueued_at`` is set to ``now`` unless the scheduler has marked it (it
-    marks at its next pass, and skips rows a worker is claiming rather than wait for them).
+    ``started_at`` is the claim (``now``) until the outcome replaces it with the moment the handler
+    really started. ``worker`` names the worker process (``WorkerNode``) whose heartbeat vouches for
+    the executions while they run. A claimed row is evidently sent: its ``enqueued_at`` is set to
+    ``now`` unless the scheduler has marked it (it marks at its next pass, and skips rows a worker is
+    claiming rather than wait for them).
     """
     keys = [Execution._meta.pk.to_python(value) for value in execution_ids]
     if update_returns_rows():
-        return _claim_returning(keys, started, now)
-    claimed = [key for key in keys if _claim_one(key, started, now)]
+        return _claim_returning(keys, now, worker)
+    claimed = [key for key in keys if _claim_one(key, now, worker)]
     return list(Execution.objects.filter(pk__in=claimed))
 
 
@@ -348,39 +467,46 @@ def update_returns_rows() -> bool:
     return False
 
 
-def _claim_returning(keys: list[Any], started: datetime, now: datetime) -> list[Execution]:
+def _claim_returning(keys: list[Any], now: datetime, worker: str) -> list[Execution]:
     """The claim as one ``UPDATE ... RETURNING``; rows are locked in id order where the database locks
     rows (two claims, or a claim and another writer, locking shared rows in different orders would
     deadlock)."""
     pk = Execution._meta.pk
     table, column = connection.ops.quote_name(Execution._meta.db_table), connection.ops.quote_name(pk.column)
     prepare = Execution._meta.get_field("started_at").get_db_prep_value
-    start, claimed_at = prepare(started, connection), prepare(now, connection)
+    claimed_at = prepare(now, connection)
     ids = [pk.get_db_prep_value(key, connection) for key in keys]
     where = f"{column} IN ({', '.join(['%s'] * len(ids))}) AND status = %s"
     if connection.features.has_select_for_update:
         where = f"{column} IN (SELECT {column} FROM {table} WHERE {where} ORDER BY {column} FOR UPDATE)"
     sql = (
-        f"UPDATE {table} SET status = %s, started_at = %s, enqueued_at = COALESCE(enqueued_at, %s) "
-        f"WHERE {where} RETURNING *"
+        f"UPDATE {table} SET status = %s, started_at = %s, worker = %s, "
+        f"enqueued_at = COALESCE(enqueued_at, %s) WHERE {where} RETURNING *"
     )
-    params = [Execution.Status.RUNNING, start, claimed_at, *ids, Execution.Status.QUEUED]
+    params = [Execution.Status.RUNNING, claimed_at, worker, claimed_at, *ids, Execution.Status.QUEUED]
     return list(Execution.objects.raw(sql, params))
 
 
-def _claim_one(key: Any, started: datetime, now: datetime) -> bool:
+def _claim_one(key: Any, now: datetime, worker: str) -> bool:
     queued = Execution.objects.filter(pk=key, status=Execution.Status.QUEUED)
     enqueued = Coalesce("enqueued_at", Value(now, output_field=DateTimeField()))
-    return bool(queued.update(status=Execution.Status.RUNNING, started_at=started, enqueued_at=enqueued))
+    running = Execution.Status.RUNNING
+    return bool(queued.update(status=running, started_at=now, worker=worker, enqueued_at=enqueued))
 
 
 def record_outcomes(finished: list[tuple[Execution, dict[str, Any]]]) -> None:
-    """Write finished executions' outcomes (fields of ``OUTCOME_FIELDS``) to the rows still running:
-    one UPDATE for one, one ``bulk_update`` for many. A row something else finished meanwhile (lost,
-    cancelled) keeps what it has."""
+    """Write finished executions' outcomes (fields of ``OUTCOME_FIELDS``) to the rows still running,
+    or lost: one UPDATE for one, one ``bulk_update`` for many. Idempotent, so a write the database
+    dropped can be made again.
+
+    A ``lost`` row takes the outcome: a scheduler judged it lost (its worker's heartbeat went silent
+    during a database outage, or it outran ``EXECUTION_TIMEOUT``), but the handler did finish, and
+    its outcome is the truth. A row cancelled meanwhile keeps what it has."""
     if not finished:
         return
-    running = Execution.objects.filter(status=Execution.Status.RUNNING)
+    # An outcome replaces whatever a sweep wrote (a "Lost: ..." error) with the whole truth.
+    finished = [(execution, {**OUTCOME_DEFAULTS, **outcome}) for execution, outcome in finished]
+    running = Execution.objects.filter(status__in=(Execution.Status.RUNNING, Execution.Status.LOST))
     if len(finished) == 1:
         execution, outcome = finished[0]
         running.filter(pk=execution.pk).update(**outcome)

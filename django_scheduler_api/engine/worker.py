@@ -10,21 +10,31 @@ or returns, the worker survives and the execution records the outcome.
 A task of one execution runs its handler on the worker's own thread, as any django-q2 task. A task of
 several starts them together, each on a thread of the worker's pool (``handler_threads``), so a slow
 handler delays no other's start.
+
+Faults: a claimed execution later than ``MISFIRE_THRESHOLD`` is judged by its job's misfire policy
+before it runs (``store.misfires``: a task that waited in the broker, or was sent again); the claim
+records this worker process, whose heartbeat (``heartbeat.WorkerHeartbeat``) vouches for the
+execution while it runs; an outcome that cannot be written because the database went away is written
+again once it is back (``RECORD_PATIENCE``), so a handler that finished is recorded as such, never as
+lost. ``started_at`` is the moment the handler really started; the planned instant is ``fire_time``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback as tb
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from django_scheduler_api import jsonvalues, signals
+from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.context import JobContext
-from django_scheduler_api.engine import handler_logs, handler_threads, store
+from django_scheduler_api.engine import errors, handler_logs, handler_threads, heartbeat, store
 from django_scheduler_api.models import Execution
 from django_scheduler_api.registry import registry
 
@@ -38,6 +48,8 @@ FORMER_TASKS = (
     "django_scheduler_api.execution.run_execution",
 )
 NOT_QUEUED = "not-queued"
+# How long a worker keeps trying to write outcomes while the database is unreachable (seconds).
+RECORD_PATIENCE = 600
 
 
 def run_executions(execution_ids: list[str], start_at: float | None = None) -> dict[str, str]:
@@ -48,9 +60,11 @@ def run_executions(execution_ids: list[str], start_at: float | None = None) -> d
     the executions are claimed at once and their handlers start at that instant, not before.
     """
     handler_threads.warm_up()
+    heartbeat.start_worker_heartbeat()
     outcomes = dict.fromkeys(map(str, execution_ids), NOT_QUEUED)
     now = timezone.now()
-    executions = store.claim_executions(execution_ids, started=_start_time(start_at, now), now=now)
+    executions = store.claim_executions(execution_ids, now=now, worker=heartbeat.current_worker())
+    executions = _drop_misfires(executions, _start_time(start_at, now), outcomes)
     if len(executions) < len(outcomes):
         logger.info(
             "%d of %d executions are not queued any more; not running them.",
@@ -78,11 +92,42 @@ def _start_time(start_at: float | None, now: datetime) -> datetime:
     return max(now, datetime.fromtimestamp(start_at, tz=UTC))
 
 
+def _drop_misfires(executions: list[Execution], start: datetime, outcomes: dict[str, str]) -> list[Execution]:
+    """Record ``skipped`` the claimed executions their job's misfire policy drops at ``start`` (a
+    task that waited in the broker, or was sent again, past ``MISFIRE_THRESHOLD``); the rest run."""
+    threshold = scheduler_settings.misfire_threshold
+    dropped = store.misfires(executions, start, threshold=threshold)
+    if not dropped:
+        return executions
+    error = store.misfire_error(dropped, start, threshold)
+    skip = {"status": Execution.Status.SKIPPED, "started_at": None, "error": error}
+    outcomes.update(_record([(execution, {**skip, "finished_at": timezone.now()}) for execution in dropped]))
+    gone = {execution.pk for execution in dropped}
+    return [execution for execution in executions if execution.pk not in gone]
+
+
 def _record(finished: list[tuple[Execution, dict[str, Any]]]) -> dict[str, str]:
-    """Store outcomes, each with its duration from the claim to the handler's end, then announce
-    them (``execution_finished``); their statuses."""
+    """Store outcomes, each with its duration, then announce them (``execution_finished``); their
+    statuses.
+
+    While the database is unreachable the write is tried again after a back-off, for up to
+    ``RECORD_PATIENCE`` seconds: it is idempotent, and a handler that finished must not be taken for
+    lost because its outcome came during an outage.
+    """
     outcomes = [(execution, _with_duration(execution, done)) for execution, done in finished]
-    store.record_outcomes(outcomes)
+    deadline = time.monotonic() + RECORD_PATIENCE
+    failures = 0
+    while True:
+        try:
+            store.record_outcomes(outcomes)
+            break
+        except DatabaseError as exc:
+            failures += 1
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("Writing %d outcomes failed (%s); trying again.", len(outcomes), exc)
+            connection.close()
+            time.sleep(errors.backoff(failures))
     for execution, outcome in outcomes:
         for name, value in outcome.items():
             setattr(execution, name, value)
@@ -91,7 +136,12 @@ def _record(finished: list[tuple[Execution, dict[str, Any]]]) -> dict[str, str]:
 
 
 def _with_duration(execution: Execution, outcome: dict[str, Any]) -> dict[str, Any]:
-    elapsed = outcome["finished_at"] - execution.started_at
+    """The outcome plus its duration, from the handler's real start (the claim, for a handler
+    stopped before it reported one) to its end; none for an execution that never started."""
+    started = outcome["started_at"] if "started_at" in outcome else execution.started_at
+    if started is None:
+        return {"duration_ms": None, **outcome}
+    elapsed = outcome["finished_at"] - started
     return {"duration_ms": max(0, int(elapsed.total_seconds() * 1000)), **outcome}
 
 
@@ -119,6 +169,9 @@ def _call_handler(execution: Execution) -> dict[str, Any]:
 
 
 def _run_handler(execution: Execution) -> dict[str, Any]:
+    """Run the handler; turn every way it can end into the fields of a finished execution, with
+    the moment the handler really started."""
+    started = timezone.now()
     try:
         func = registry.get(execution.handler).func
         result = func(_context(execution))
@@ -126,17 +179,24 @@ def _run_handler(execution: Execution) -> dict[str, Any]:
         # KeyboardInterrupt and SystemExit too: django-q2's workers ignore SIGINT, so one of them
         # comes from the handler itself, and letting it go on would leave the execution running.
         logger.exception("Execution %s of job %s failed.", execution.id, execution.job_id)
-        return _failed(f"{type(exc).__name__}: {exc}", tb.format_exc())
+        return _failed(started, f"{type(exc).__name__}: {exc}", tb.format_exc())
     problem = _unstorable(result)
     if problem:
         logger.error("Execution %s of job %s: %s", execution.id, execution.job_id, problem)
-        return _failed(problem, "")
-    return {"status": Execution.Status.SUCCEEDED, "finished_at": timezone.now(), "result": result}
+        return _failed(started, problem, "")
+    finished = timezone.now()
+    return {
+        "status": Execution.Status.SUCCEEDED,
+        "started_at": started,
+        "finished_at": finished,
+        "result": result,
+    }
 
 
-def _failed(error: str, traceback: str) -> dict[str, Any]:
+def _failed(started: datetime, error: str, traceback: str) -> dict[str, Any]:
     return {
         "status": Execution.Status.FAILED,
+        "started_at": started,
         "finished_at": timezone.now(),
         "error": jsonvalues.storable_text(error),
         "traceback": jsonvalues.storable_text(traceback),

@@ -45,5 +45,8 @@ def test_a_broker_that_fails_is_no_500_and_the_outbox_sends_the_execution_later(
     assert {(r.status, r.enqueued_at, r.data["k"]) for r in rows} == {(Execution.Status.QUEUED, None, 1)}
     use_broker(monkeypatch, ORM="default")  # the broker is back
     later = timezone.now() + timedelta(minutes=5)
-    assert store.send_outbox(later, grace=timedelta(seconds=1), limit=10, send=dispatch.send) == 2
+    outbox = store.send_outbox(
+        later, grace=timedelta(seconds=1), limit=10, send=dispatch.send, threshold=timedelta(hours=1)
+    )
+    assert outbox.sent == 2
     assert not Execution.objects.filter(enqueued_at__isnull=True).exists()

@@ -126,4 +126,7 @@ def test_a_broker_that_fails_leaves_the_executions_in_the_outbox(configured, cap
         dispatch.send(executions)  # the scheduler's path raises: its loop decides
     configured(ORM="default")
     later = timezone.now() + timedelta(minutes=1)
-    assert store.send_outbox(later, grace=SECOND, limit=10, send=dispatch.send) == 2
+    outbox = store.send_outbox(
+        later, grace=SECOND, limit=10, send=dispatch.send, threshold=timedelta(hours=1)
+    )
+    assert outbox.sent == 2

@@ -102,4 +102,4 @@ def test_marking_sent_skips_rows_a_worker_is_claiming_and_the_claim_fills_them_i
     assert Execution.objects.get(pk=locked.pk).enqueued_at is None
     run_execution(str(locked.pk))
     row = Execution.objects.get(pk=locked.pk)
-    assert row.status == Execution.Status.SUCCEEDED and row.enqueued_at == row.started_at
+    assert row.status == Execution.Status.SUCCEEDED and row.enqueued_at <= row.started_at  # set by the claim

@@ -76,7 +76,8 @@ def test_a_fire_within_the_lookahead_is_handed_over_early_and_starts_at_its_inst
     (execution,) = executions()
     assert execution.scheduled_fire_time == due and execution.fire_time == due
     assert execution.enqueued_at < due  # claimed by the worker ahead of the instant
-    assert execution.started_at == due and execution.result["now"] >= due.timestamp()  # never early
+    # never early; started_at is the handler's real start, the planned instant stays in fire_time
+    assert execution.started_at >= due and execution.result["now"] >= due.timestamp()
 
 
 def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplog):
@@ -93,7 +94,7 @@ def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplo
     with monkeypatch.context() as patch:
         patch.setattr(store, "claim_due", broken)
         assert scheduler._guarded(scheduler.tick) is None
-    assert "database error" in caplog.text and closed == [True]
+    assert "OperationalError" in caplog.text and closed == [True]
     assert scheduler._guarded(scheduler.tick).sent == 1
 
 

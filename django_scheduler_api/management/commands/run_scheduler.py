@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.engine import Scheduler
@@ -25,13 +25,25 @@ class Command(BaseCommand):
         _log_to_console(options["verbosity"])
         scheduler = Scheduler(node_name)
         scheduler.install_signal_handlers()
-        report = sync_declared_jobs()
-        scheduler.start()
-        declared = len(report.created) + len(report.updated) + len(report.unchanged)
-        self.stdout.write(f"Scheduler {scheduler.node} started ({declared} jobs declared in code).")
-        for job_id, problem in report.invalid.items():
-            self.stderr.write(f"Declared job {job_id} not loaded: {problem}")
-        scheduler.run(once=once)
+        try:
+            # The database may be down when the process starts (a host booting, a supervisor
+            # restarting it during an outage): wait for it, as the loop does later.
+            report = scheduler.persist(sync_declared_jobs)
+            scheduler.persist(scheduler.start)
+            if scheduler.stopping:
+                return  # stopped while waiting for the database
+            declared = len(report.created) + len(report.updated) + len(report.unchanged)
+            self.stdout.write(f"Scheduler {scheduler.node} started ({declared} jobs declared in code).")
+            for job_id, problem in report.invalid.items():
+                self.stderr.write(f"Declared job {job_id} not loaded: {problem}")
+            scheduler.run(once=once)
+        except Exception as exc:
+            # Outages of the database and the broker are survived inside; what reaches here is a
+            # programming error, which no retry would cure: end with status 1 and say what it was.
+            logging.getLogger(__name__).exception(
+                "Scheduler %s stopped by an unexpected error.", scheduler.node
+            )
+            raise CommandError(f"Scheduler {scheduler.node} stopped by an unexpected error: {exc!r}") from exc
         self.stdout.write(f"Scheduler {scheduler.node} stopped.")
 
 
