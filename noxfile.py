@@ -104,7 +104,10 @@ def lowest(session: nox.Session) -> None:
     pins = lowest_pins()
     session.install(*pins)
     session.install("-e", ".[test,redis]", *pins)
-    session.run("python", "-m", "pip", "freeze", silent=False)
+    # Show what was installed (uv's virtualenvs have no pip to ask).
+    names = [pin.split("==")[0] for pin in pins]
+    show = "import sys, importlib.metadata as m; print(*(f'{n}=={m.version(n)}' for n in sys.argv[1:]))"
+    session.run("python", "-c", show, *names, silent=False)
     _pytest(session, "sqlite", session.posargs)
 
 
