@@ -185,12 +185,18 @@ def test_text_fields_take_only_strings(api, job, unchanged, field, value):
 
 @pytest.mark.parametrize("zone", ["localtime", "Factory", "posixrules", "utc ", ""])
 def test_names_that_are_not_zones_are_refused(api, job, unchanged, zone):
+    assert_job_and_preview_refuse(api, unchanged, "timezone", zone, "timezone")
+
+
+def assert_job_and_preview_refuse(api, unchanged, field: str, value: str, preview_param: str) -> None:
+    """A job with ``field`` = ``value`` and a preview with ``preview_param`` = ``value``: 400 both."""
     guard = unchanged()
-    response = api.post(f"{BASE}/jobs/a", {"handler": "tests.echo", "timezone": zone}, format="json")
+    response = api.post(f"{BASE}/jobs/a", {"handler": "tests.echo", field: value}, format="json")
     assert response.status_code == 400
-    assert "timezone" in response.json()
-    preview = api.get(f"{BASE}/preview", {"cron_expression": "0 0 12 * * ?", "timezone": zone})
+    assert field in response.json()
+    preview = api.get(f"{BASE}/preview", {"cron_expression": "0 0 12 * * ?", preview_param: value})
     assert preview.status_code == 400
+    assert preview_param in preview.json()
     guard.check()
 
 
@@ -209,13 +215,7 @@ def test_names_that_are_not_zones_are_refused(api, job, unchanged, zone):
     ],
 )
 def test_instants_must_be_iso_8601_extended_in_ascii(api, job, unchanged, when):
-    guard = unchanged()
-    response = api.post(f"{BASE}/jobs/a", {"handler": "tests.echo", "start_time": when}, format="json")
-    assert response.status_code == 400
-    assert "start_time" in response.json()
-    preview = api.get(f"{BASE}/preview", {"cron_expression": "0 0 12 * * ?", "after": when})
-    assert preview.status_code == 400
-    guard.check()
+    assert_job_and_preview_refuse(api, unchanged, "start_time", when, "after")
 
 
 @pytest.mark.parametrize(
