@@ -69,9 +69,8 @@ def push_many(broker: Broker, packages: list[str]) -> None:
         if push is not None:
             push(broker, packages)
             return
-    with transaction.atomic(using=Conf.ORM or "default"):
-        for package in packages:
-            broker.enqueue(package)
+    for package in packages:
+        broker.enqueue(package)
 
 
 def _push_to_redis(broker: Broker, packages: list[str]) -> None:
