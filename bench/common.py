@@ -16,12 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-# The benchmark process itself works on a PostgreSQL database and Redis database of its own.
-BENCH_DB, BENCH_REDIS = "sched_bench", "redis://127.0.0.1:6379/12"
+# The benchmark process itself works on a PostgreSQL database and a django-q2 queue of its own (named
+# after the process, so that benchmarks run side by side never share them) in Redis database 12.
+BENCH_DB, BENCH_REDIS = f"sched_bench_{os.getpid()}", "redis://127.0.0.1:6379/12"
 os.environ.update(
     SCHEDULER_TEST_DB="postgres",
     SCHEDULER_TEST_BROKER="redis",
     SCHEDULER_TEST_Q_SYNC="0",
+    SCHEDULER_TEST_Q_NAME=BENCH_DB,
     SCHEDULER_TEST_DB_NAME=BENCH_DB,
     REDIS_URL=BENCH_REDIS,
 )
@@ -32,9 +34,8 @@ django.setup()
 
 
 def fresh_database() -> None:
-    """(Re)create and migrate the benchmark's own database, and empty its Redis database."""
+    """(Re)create and migrate the benchmark's own database, and empty its Redis queue."""
     import psycopg
-    import redis
     from django.core.management import call_command
     from django.db import connection
 
@@ -43,18 +44,26 @@ def fresh_database() -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     call_command("migrate", verbosity=0)
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
+    forget_queue()
 
 
 def drop_database() -> None:
     import psycopg
-    import redis
     from django.db import connection
 
     connection.close()
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
+    forget_queue()
+
+
+def forget_queue() -> None:
+    """Delete this benchmark's keys in Redis (its queue and django-q2's statistics), no others'."""
+    import redis
+
+    client = redis.Redis.from_url(BENCH_REDIS)
+    for key in client.scan_iter(f"*{BENCH_DB}*"):
+        client.delete(key)
 
 
 def percentile(values: list[float], p: float) -> float:

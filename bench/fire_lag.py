@@ -16,6 +16,7 @@ Usage: ``.venv/bin/python bench/fire_lag.py [--jobs 100] [--seconds 20] [--q2-mi
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from datetime import datetime
@@ -25,7 +26,7 @@ from common import machine, percentile
 from tests.engine.sites import EXECUTIONS, postgres_redis_site
 from tests.support import wait_for
 
-PG_NAME, REDIS_DB = "sched_bench_lag", 12
+PG_NAME, REDIS_DB = f"sched_bench_lag_{os.getpid()}", 12  # per process: runs side by side do not mix
 
 
 def ours(jobs: int, seconds: int, workers: int) -> dict[str, list[float]]:
