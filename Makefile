@@ -59,7 +59,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/fire_lag.py
 
 # The chaos suite (bench/chaos, BENCHMARKS.md "Reliability"): its own PostgreSQL cluster and Redis on
-# spare ports, 2 schedulers and a qcluster, one fault per scenario, one table (about 13 minutes;
+# spare ports, 2 schedulers and a qcluster, one fault per scenario, one table (about 10 minutes;
 # CHAOS_ARGS=--quick for short versions). The network partition needs root (ip netns).
 chaos: $(VENV)/.installed
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
