@@ -223,8 +223,8 @@ class Dashboard(Execution):
         verbose_name_plural = "dashboard"
 
 
-class SchedulerNode(models.Model):
-    """A running scheduler process, known by its heartbeat."""
+class HeartbeatNode(models.Model):
+    """A process known by its heartbeat: a row it refreshes, named ``host:pid``."""
 
     name = IdentifierField(primary_key=True, max_length=255)
     hostname = models.CharField(max_length=255)
@@ -233,13 +233,18 @@ class SchedulerNode(models.Model):
     last_seen = models.DateTimeField(db_index=True)
 
     class Meta:
+        abstract = True
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
 
 
-class WorkerNode(models.Model):
+class SchedulerNode(HeartbeatNode):
+    """A running scheduler process, known by its heartbeat."""
+
+
+class WorkerNode(HeartbeatNode):
     """A django-q2 worker process that runs executions, known by its heartbeat (as ``SchedulerNode``).
 
     Each worker process refreshes its row every ``WORKER_HEARTBEAT_INTERVAL`` seconds; a running
@@ -247,15 +252,6 @@ class WorkerNode(models.Model):
     died with it). ``name`` is ``host:pid``, what ``Execution.worker`` holds.
     """
 
+    # A plain CharField, as migration 0006 made it (the names are host:pid, never case variants).
     name = models.CharField(primary_key=True, max_length=255)
-    hostname = models.CharField(max_length=255)
-    pid = models.PositiveIntegerField()
     cluster = models.CharField(max_length=100, blank=True, default="")
-    started_at = models.DateTimeField()
-    last_seen = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
