@@ -192,13 +192,17 @@ def fire_lag_histogram(since: datetime, until: datetime) -> Histogram:
     return _histogram(row, LAG_BUCKETS, total)
 
 
+def _finished_between(since: datetime, until: datetime) -> Any:
+    """Executions fired in the window whose handler finished (they have a duration)."""
+    return Execution.objects.filter(
+        scheduled_fire_time__gte=since, scheduled_fire_time__lte=until, duration_ms__isnull=False
+    ).order_by()
+
+
 def duration_histograms(since: datetime, until: datetime) -> dict[str, Histogram]:
     """Handler run times of the executions of a window that finished, by handler."""
     rows = (
-        Execution.objects.filter(
-            scheduled_fire_time__gte=since, scheduled_fire_time__lte=until, duration_ms__isnull=False
-        )
-        .order_by()
+        _finished_between(since, until)
         .values("handler")
         .annotate(
             count=Count("pk"),
@@ -334,10 +338,7 @@ class JobTiming:
 def slowest_jobs(since: datetime, until: datetime, *, limit: int) -> list[JobTiming]:
     """The jobs whose finished executions of the window took longest on average (one GROUP BY)."""
     rows = (
-        Execution.objects.filter(
-            scheduled_fire_time__gte=since, scheduled_fire_time__lte=until, duration_ms__isnull=False
-        )
-        .order_by()
+        _finished_between(since, until)
         .values("job_id")
         .annotate(
             count=Count("pk"),

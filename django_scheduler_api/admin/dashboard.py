@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from django_scheduler_api import monitoring
 from django_scheduler_api.admin import charts
+from django_scheduler_api.admin.display import ReadOnlyAdmin
 from django_scheduler_api.models import Dashboard, Execution
 
 HOURS = (1, 3, 6, 12, 24)  # the ranges offered; the charts' bars stay at most about 180
@@ -30,7 +32,7 @@ FAILURES, SLOWEST = 10, 8
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdmin):
     """A page, not a list: the proxy model only gives it its place on the admin index."""
 
     class Media:
@@ -42,15 +44,6 @@ class DashboardAdmin(admin.ModelAdmin):
             request, obj
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view(self.dashboard_view)
@@ -58,8 +51,6 @@ class DashboardAdmin(admin.ModelAdmin):
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         try:
             hours = int(request.GET.get("hours", DEFAULT_HOURS))

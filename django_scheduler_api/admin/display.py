@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -46,3 +48,16 @@ def admin_link(model: str, pk: Any, label: Any) -> SafeString:
     """A link to the admin change page of a scheduler object."""
     url = reverse(f"admin:django_scheduler_api_{model}_change", args=[pk])
     return format_html('<a href="{}">{}</a>', url, label)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A model admin that shows and never adds, changes or deletes (a record of what happened)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

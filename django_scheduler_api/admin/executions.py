@@ -4,8 +4,6 @@ queue, so the admin only shows them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -13,7 +11,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
-from django_scheduler_api.admin.display import admin_link, pretty_json, pretty_text, status_badge
+from django_scheduler_api.admin.display import (
+    ReadOnlyAdmin,
+    admin_link,
+    pretty_json,
+    pretty_text,
+    status_badge,
+)
 from django_scheduler_api.models import Execution, Job
 
 
@@ -33,7 +37,7 @@ class JobIdFilter(admin.SimpleListFilter):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ReadOnlyAdmin):
     """Every fire of every job, filterable by status, trigger and job; nothing can be changed."""
 
     list_display = (
@@ -85,15 +89,6 @@ class ExecutionAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(job_exists=Exists(Job.objects.filter(pk=OuterRef("job_id"))))
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Execution", ordering="id")
     def short_id(self, execution: Execution) -> str:

@@ -92,6 +92,8 @@ _router: RoutingHandler | None = None
 def install() -> RoutingHandler:
     """Put the routing handler on the root logger (once per process)."""
     global _router
+    if _router is not None:  # the common case, without the lock
+        return _router
     with _install_lock:
         if _router is not None:
             return _router
