@@ -3,8 +3,9 @@
 - ``execution_started(sender=Execution, execution)``: in the django-q2 worker, just before a handler
   runs, once the execution is claimed (``status`` is ``running``, ``started_at`` set).
 - ``execution_finished(sender=Execution, execution, status)``: in the worker, once the outcome is
-  stored: ``status`` is ``succeeded`` or ``failed`` and ``execution`` carries the outcome's fields
-  (``error``, ``traceback``, ``duration_ms``, ``log``...).
+  stored: ``status`` is ``succeeded`` or ``failed`` (``skipped`` for a fire the worker dropped as a
+  misfire) and ``execution`` carries the outcome's fields (``error``, ``traceback``,
+  ``duration_ms``, ``log``...).
 - ``job_paused(sender=Job, job)`` / ``job_resumed(sender=Job, job)``: in the process that paused or
   resumed the job (the web server for the API and the admin, the CLI's process), after the change is
   committed, once per job whose state changed (pausing a paused job sends nothing). A change of
