@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests import factories
 from tests.support import IN_CI, start_qcluster
 
 # CI runs must be repeatable: the same examples every run. Locally, new examples each run.
@@ -25,3 +26,9 @@ def qcluster(transactional_db, monkeypatch):
     cluster = start_qcluster()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def make_job(db):
+    """``factories.make_job`` for tests that take it as a fixture (it needs the database)."""
+    return factories.make_job

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from functools import partial
 
 import pytest
-from django.utils import timezone
 
-from django_scheduler_api import services
 from django_scheduler_api.models import Execution, Job
+from tests import factories
+from tests.factories import make_execution
 
-
-def make_job(job_id: str, **fields) -> Job:
-    """A job saved the way the API saves one: group/name from the id, next fire time computed."""
-    group, name = Job.split_id(job_id)
-    values = {"group": group, "name": name, "handler": "tests.echo", "cron_expression": "0 0 12 * * ?"}
-    values.update(fields)
-    job = Job(id=job_id, **values)
-    services.reschedule(job)
-    job.save()
-    return job
-
-
-def make_execution(job: Job, status: str = Execution.Status.SUCCEEDED, minutes_ago: int = 0, **fields):
-    when = timezone.now() - timedelta(minutes=minutes_ago)
-    values = {
-        "job_id": job.id,
-        "handler": job.handler,
-        "trigger": Execution.Trigger.SCHEDULE,
-        "status": status,
-        "scheduled_fire_time": when,
-        "fire_time": when,
-    }
-    values.update(fields)
-    return Execution.objects.create(**values)
+# The admin's jobs fire at noon unless a test says otherwise.
+make_job = partial(factories.make_job, cron_expression=factories.NOON)
 
 
 def form_data(**overrides) -> dict[str, str]:

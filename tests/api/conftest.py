@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from django_scheduler_api import services
 from django_scheduler_api.models import Execution, Job
 
 BASE = "/scheduler"
@@ -18,18 +17,6 @@ BASE = "/scheduler"
 def api() -> APIClient:
     """A DRF test client; its requests come from 127.0.0.1 and send JSON."""
     return APIClient()
-
-
-@pytest.fixture
-def make_job(db) -> Callable[..., Job]:
-    """Create a job through the service layer, as the API does."""
-
-    def make(job_id: str = "reports.daily", **fields: Any) -> Job:
-        fields.setdefault("handler", "tests.echo")
-        job, _ = services.save_job(job_id, fields)
-        return job
-
-    return make
 
 
 def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

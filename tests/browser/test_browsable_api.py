@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from django_scheduler_api.models import Job
+from django_scheduler_api.models import Execution, Job
 from tests.admin.conftest import make_execution, make_job
 
 pytestmark = pytest.mark.browser
@@ -37,7 +37,7 @@ def readable(text: str) -> str:
 @pytest.fixture
 def jobs(transactional_db):
     daily = make_job("reports.daily", description="Mail the daily report")
-    make_execution(daily, result={"sent": 3})
+    make_execution(daily, Execution.Status.SUCCEEDED, result={"sent": 3})
     make_job("cleanup", state=Job.State.PAUSED)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime
 from typing import Any
 
 from django_q.brokers import Broker
@@ -11,14 +10,6 @@ from django_q.conf import Conf
 
 from django_scheduler_api.engine import dispatch
 from django_scheduler_api.models import Execution, Job
-
-
-def make_job(job_id: str = "e.job", *, due: datetime | None, cron: str = "* * * * * ?", **fields) -> Job:
-    """A planned job whose next fire is ``due`` (None: no next fire)."""
-    fields.setdefault("handler", "tests.echo")
-    return Job.objects.create(
-        id=job_id, group="e", name=job_id, cron_expression=cron, next_fire_time=due, **fields
-    )
 
 
 def executions(job_id: str = "e.job") -> list[Execution]:

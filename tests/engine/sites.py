@@ -2,14 +2,13 @@
 
 A ``Site`` is a database (a fresh PostgreSQL database or SQLite file) plus a broker (a Redis
 database number or django-q2's ORM broker), migrated by a child process. Only child processes use it
-through Django (``run_scheduler``, ``qcluster``, ``shell -c`` to seed jobs); the test reads results
-with plain SQL, so the suite's own database and transactions never get in the way.
+through Django (``run_scheduler``, ``qcluster``, the test app's ``site_jobs`` command to create jobs);
+the test reads results with plain SQL, so the suite's own database and transactions never get in the way.
 """
 
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,26 +24,6 @@ from tests.support import ROOT, ManagedProcess, child_env
 EXECUTIONS = "django_scheduler_api_execution"
 
 
-class Child(ManagedProcess):
-    """A managed process stopped the way an operator stops it: SIGTERM to the process itself.
-
-    A qcluster whose workers get the SIGTERM too (a signal to the whole group) can hang in its
-    shutdown; its own SIGTERM handler stops the workers in order. The group still gets SIGKILL if
-    the process does not exit in time.
-    """
-
-    def stop(self, timeout: float = 20) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return self.proc.returncode
-
-
 @dataclass
 class Site:
     """Where the child processes of one test module keep their state."""
@@ -52,7 +31,7 @@ class Site:
     env: dict[str, str]
     kind: str  # "postgres" | "sqlite"
     dsn: str  # database name or SQLite path
-    processes: list[Child] = field(default_factory=list)
+    processes: list[ManagedProcess] = field(default_factory=list)
 
     def django(self, code: str) -> Any:
         """Run ``code`` in ``manage.py shell`` on this site; it prints JSON, which is returned."""
@@ -60,29 +39,23 @@ class Site:
         lines = out.strip().splitlines()
         return json.loads(lines[-1]) if lines else None
 
-    def seed(self, prefix: str, count: int, seconds: int | None, lead: float = 2, **fields: Any) -> int:
+    def add_jobs(self, prefix: str, count: int, seconds: int | None, lead: float = 2, **fields: Any) -> int:
         """Create ``count`` jobs firing every second for ``seconds`` (None: forever), from a whole
-        second at least ``lead`` seconds ahead, which is returned (Unix seconds)."""
-        fields.setdefault("handler", "tests.echo")
-        end = f"start + timedelta(seconds={seconds - 1})" if seconds else "None"
-        return self.django(
-            f"""
-            import json
-            from datetime import timedelta
-            from django.utils import timezone
-            from django_scheduler_api.models import Job
-            from django_scheduler_api.services import reschedule
-            now = timezone.now()
-            start = now.replace(microsecond=0) + timedelta(seconds={lead} + 1)
-            jobs = [
-                reschedule(Job(id=f"{prefix}.{{i:05d}}", cron_expression="* * * * * ?",
-                               start_time=start, end_time={end}, **{fields!r}), now)
-                for i in range({count})
-            ]
-            Job.objects.bulk_create(jobs, batch_size=1000)
-            print(json.dumps(round(start.timestamp())))
-            """
-        )
+        second at least ``lead`` seconds ahead, which is returned (Unix seconds). The child computes
+        the start on its own clock, so however long it takes to start, the first fire is ahead."""
+        options = [
+            "--prefix",
+            prefix,
+            "--count",
+            str(count),
+            "--lead",
+            str(lead),
+            "--fields",
+            json.dumps(fields),
+        ]
+        if seconds:
+            options += ["--seconds", str(seconds)]
+        return json.loads(_manage(self.env, "site_jobs", "add", *options).strip().splitlines()[-1])
 
     def all_finished(self, total: int) -> bool:
         """At least ``total`` executions exist and every one has finished."""
@@ -123,15 +96,15 @@ class Site:
         )
         return sorted(row[0] for row in rows)
 
-    def start(self, *args: str, ready: str, **env: str) -> Child:
-        process = Child(*args, env={**self.env, **env}, ready=ready).start()
+    def start(self, *args: str, ready: str, **env: str) -> ManagedProcess:
+        process = ManagedProcess(*args, env={**self.env, **env}, ready=ready).start()
         self.processes.append(process)
         return process
 
-    def scheduler(self, name: str, **env: str) -> Child:
+    def scheduler(self, name: str, **env: str) -> ManagedProcess:
         return self.start("run_scheduler", "--node-name", name, ready=f"Scheduler {name} started", **env)
 
-    def qcluster(self, **env: str) -> Child:
+    def qcluster(self, **env: str) -> ManagedProcess:
         return self.start("qcluster", ready="running.", SCHEDULER_TEST_Q_LOG_LEVEL="INFO", **env)
 
     def stop_all(self) -> None:
@@ -141,16 +114,7 @@ class Site:
     def reset(self) -> None:
         """Empty the tables the tests write and the broker's queue."""
         self.stop_all()
-        self.django(
-            """
-            from django_q.brokers import get_broker
-            from django_q.models import OrmQ, Task
-            from django_scheduler_api.models import Execution, Job, SchedulerNode
-            for model in (Execution, Job, SchedulerNode, Task, OrmQ):
-                model.objects.all().delete()
-            get_broker().purge_queue()
-            """
-        )
+        _manage(self.env, "site_jobs", "reset")
 
 
 def _pg_params(dbname: str) -> dict[str, Any]:

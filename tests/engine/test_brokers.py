@@ -17,7 +17,8 @@ from django_q.signing import SignedPackage
 from django_scheduler_api.engine import dispatch, store
 from django_scheduler_api.engine.worker import TASK
 from django_scheduler_api.models import Execution
-from tests.engine.helpers import closed_port, make_job, use_broker
+from tests.engine.helpers import closed_port, use_broker
+from tests.factories import make_due_job
 from tests.support import require_redis
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def claimed(count: int) -> list[Execution]:
     """``count`` due fires, recorded and waiting to be sent."""
     t = timezone.now().replace(microsecond=0) - SECOND
     for i in range(count):
-        make_job(f"e.job{i}", due=t)
+        make_due_job(f"e.job{i}", due=t)
     return store.claim_due(t, node="test:1", limit=100, threshold=timedelta(seconds=60)).to_send
 
 

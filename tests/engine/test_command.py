@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from django_scheduler_api.models import Job, SchedulerNode
-from tests.engine.helpers import executions, make_job
+from tests.engine.helpers import executions
+from tests.factories import make_due_job
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_once_loads_declared_jobs_fires_what_is_due_and_leaves_no_node(settings,
         ],
     }
     # Due now, next fire a year away: one pass fires it once however long the pass takes.
-    make_job(due=timezone.now(), cron="0 0 0 1 1 ?")
+    make_due_job(due=timezone.now(), cron="0 0 0 1 1 ?")
     out, err = StringIO(), StringIO()
     call_command("run_scheduler", "--once", "--node-name", "cmd:1", stdout=out, stderr=err)
     assert "Scheduler cmd:1 started (1 jobs declared in code)." in out.getvalue()

@@ -14,7 +14,8 @@ from django_scheduler_api import services
 from django_scheduler_api.engine import dispatch, store
 from django_scheduler_api.engine.worker import run_execution
 from django_scheduler_api.models import Execution
-from tests.engine.helpers import executions, make_job, reload
+from tests.engine.helpers import executions, reload
+from tests.factories import make_due_job
 from tests.support import postgres_suite_only
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_fires_sent_together_share_tasks_and_each_knows_its_task(monkeypatch):
     monkeypatch.setattr(Conf, "WORKERS", 2)
     t = timezone.now().replace(microsecond=0) - SECOND
     for i in range(5):
-        make_job(f"e.job{i}", due=t)
+        make_due_job(f"e.job{i}", due=t)
     claim = store.claim_due(t, node="test:1", limit=100, threshold=timedelta(seconds=60))
     broker = dispatch.broker()
     broker.purge_queue()
@@ -64,7 +65,7 @@ def test_fires_sent_together_share_tasks_and_each_knows_its_task(monkeypatch):
 
 def test_a_claim_records_each_fire_with_the_fires_around_it():
     t = timezone.now().replace(microsecond=0) - 3 * SECOND
-    job = make_job(due=t, previous_fire_time=t - SECOND)
+    job = make_due_job(due=t, previous_fire_time=t - SECOND)
     store.claim_due(t + 2 * SECOND, node="test:1", limit=10, threshold=timedelta(seconds=60))
     fires = executions()
     assert [f.scheduled_fire_time for f in fires] == [t, t + SECOND, t + 2 * SECOND]
@@ -75,7 +76,7 @@ def test_a_claim_records_each_fire_with_the_fires_around_it():
 
 def test_a_manual_trigger_carries_the_jobs_fire_times():
     t = timezone.now().replace(microsecond=0)
-    make_job(due=t + SECOND, previous_fire_time=t - SECOND)
+    make_due_job(due=t + SECOND, previous_fire_time=t - SECOND)
     (execution,) = services.trigger_jobs(["e.job"])
     assert (execution.previous_fire_time, execution.next_fire_time) == (t - SECOND, t + SECOND)
 
@@ -87,8 +88,8 @@ def test_marking_sent_skips_rows_a_worker_is_claiming_and_the_claim_fills_them_i
     import psycopg
 
     t = timezone.now().replace(microsecond=0) - SECOND
-    make_job("e.a", due=t)
-    make_job("e.b", due=t)
+    make_due_job("e.a", due=t)
+    make_due_job("e.b", due=t)
     claim = store.claim_due(t, node="test:1", limit=10, threshold=timedelta(seconds=60))
     locked, free = claim.to_send
     settings = connection.settings_dict

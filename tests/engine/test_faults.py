@@ -22,7 +22,8 @@ from django_scheduler_api import wakeup
 from django_scheduler_api.engine import Scheduler, dispatch, errors, heartbeat, store, worker
 from django_scheduler_api.engine.heartbeat import WorkerHeartbeat
 from django_scheduler_api.models import Execution, Job, WorkerNode
-from tests.engine.helpers import executions, make_job
+from tests.engine.helpers import executions
+from tests.factories import make_due_job
 from tests.support import postgres_suite_only, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,7 @@ def status(execution: Execution) -> str:
      ConnectionRefusedError(111, "refused"), LookupError("any broker's own exception")],
 )  # fmt: skip
 def test_a_broker_error_leaves_the_fires_in_the_outbox_and_the_loop_goes_on(monkeypatch, caplog, error):
-    make_job(due=timezone.now(), cron="0 0 0 * * ?")  # one fire, however long the passes take
+    make_due_job(due=timezone.now(), cron="0 0 0 * * ?")  # one fire, however long the passes take
     scheduler = Scheduler("test:broker-down")
 
     def broker_down(self):
@@ -184,7 +185,7 @@ def test_a_worker_heartbeat_survives_a_database_error(monkeypatch):
 
 def test_a_scheduler_finding_the_due_jobs_locked_sleeps_instead_of_spinning(monkeypatch, settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "MAX_SLEEP": 0.7, "HEARTBEAT_INTERVAL": 60}
-    make_job(due=timezone.now() - timedelta(seconds=1))
+    make_due_job(due=timezone.now() - timedelta(seconds=1))
     scheduler = Scheduler("test:blocked")
     scheduler._next_beat = float("inf")
     monkeypatch.setattr(store, "claim_due", lambda *args, **kwargs: store.Claim())  # all locked
@@ -199,7 +200,7 @@ def test_a_claim_frozen_while_holding_job_rows_is_ended_by_the_database(settings
     postgres_suite_only("idle_in_transaction_session_timeout")
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "CLAIM_TIMEOUT": 0.5}
     now = timezone.now()
-    make_job(due=now - timedelta(seconds=1))
+    make_due_job(due=now - timedelta(seconds=1))
     frozen, thaw, outcome = threading.Event(), threading.Event(), []
 
     def stuck_plan(*args, **kwargs):
@@ -254,7 +255,7 @@ def test_a_claim_older_than_the_threshold_when_sent_is_a_misfire(settings):
     """A scheduler frozen between its claim and the push: what it claimed is judged when sent."""
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "MISFIRE_THRESHOLD": 60}
     t = timezone.now().replace(microsecond=0)
-    make_job(due=t)
+    make_due_job(due=t)
     times = iter([t])  # the claim at t, then 2 minutes frozen before the push
     scheduler = Scheduler("test:thawed", clock=lambda: next(times, t + timedelta(minutes=2)))
     stats = scheduler.dispatch_due()
@@ -273,7 +274,7 @@ def test_a_claim_older_than_the_threshold_when_sent_is_a_misfire(settings):
 )
 def test_the_outbox_judges_late_executions_by_the_jobs_misfire_policy(policy, cron, expected):
     now = timezone.now()
-    job = make_job(due=None, cron=cron, misfire_policy=policy)
+    job = make_due_job(due=None, cron=cron, misfire_policy=policy)
     late = [record(job, now - timedelta(minutes=m)) for m in (5, 4)]
     outbox = store.send_outbox(
         later(), grace=timedelta(seconds=0), limit=10, send=dispatch.send, threshold=HOUR / 60
@@ -284,7 +285,7 @@ def test_the_outbox_judges_late_executions_by_the_jobs_misfire_policy(policy, cr
 
 def test_manual_triggers_in_the_outbox_run_however_late():
     now = timezone.now()
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     manual = record(job, now - timedelta(minutes=5), trigger=Execution.Trigger.MANUAL)
     store.send_outbox(later(), grace=timedelta(seconds=0), limit=10, send=dispatch.send, threshold=HOUR / 60)
     assert status(manual) == Execution.Status.SUCCEEDED
@@ -292,7 +293,7 @@ def test_manual_triggers_in_the_outbox_run_however_late():
 
 def test_a_worker_does_not_run_a_fire_later_than_the_threshold_under_do_nothing(settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "MISFIRE_THRESHOLD": 60}
-    job = make_job(due=None, handler="tests.now")
+    job = make_due_job(due=None, handler="tests.now")
     late = record(job, timezone.now() - timedelta(minutes=2))
     assert worker.run_execution(str(late.id)) == Execution.Status.SKIPPED
     late.refresh_from_db()
@@ -301,7 +302,7 @@ def test_a_worker_does_not_run_a_fire_later_than_the_threshold_under_do_nothing(
 
 def test_a_worker_runs_a_late_fire_under_fire_and_proceed(settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "MISFIRE_THRESHOLD": 60}
-    job = make_job(due=None, handler="tests.now", misfire_policy="fire_and_proceed")
+    job = make_due_job(due=None, handler="tests.now", misfire_policy="fire_and_proceed")
     late = record(job, timezone.now() - timedelta(minutes=2))
     assert worker.run_execution(str(late.id)) == Execution.Status.SUCCEEDED
 
@@ -310,7 +311,7 @@ def test_a_worker_runs_a_late_fire_under_fire_and_proceed(settings):
 
 
 def test_an_outcome_the_database_dropped_is_written_again(monkeypatch, caplog):
-    job = make_job(due=None, handler="tests.now")
+    job = make_due_job(due=None, handler="tests.now")
     execution = record(job, timezone.now())
     real_write = store.record_outcomes
     writes = []
@@ -331,7 +332,7 @@ def test_an_outcome_the_database_dropped_is_written_again(monkeypatch, caplog):
 def test_a_handler_that_finished_is_recorded_even_if_it_was_taken_for_lost(monkeypatch):
     """During an outage its worker's heartbeat went silent and a scheduler marked it lost; the
     handler did finish, and the outcome written after the outage is the truth."""
-    job = make_job(due=None, handler="tests.now")
+    job = make_due_job(due=None, handler="tests.now")
     execution = record(job, timezone.now())
     real_write = store.record_outcomes
 
@@ -347,7 +348,7 @@ def test_a_handler_that_finished_is_recorded_even_if_it_was_taken_for_lost(monke
 
 
 def test_a_cancelled_execution_keeps_its_status_when_an_outcome_arrives():
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     execution = record(job, timezone.now(), status=Execution.Status.CANCELLED)
     store.record_outcomes(
         [(execution, {"status": Execution.Status.SUCCEEDED, "finished_at": timezone.now()})]
@@ -364,7 +365,7 @@ def test_a_worker_records_its_heartbeat_and_the_executions_it_claims():
     beating = heartbeat.start_worker_heartbeat(only_in_workers=False)  # as in a worker process
     try:
         wait_for(lambda: WorkerNode.objects.filter(pk=beating.name).exists())
-        job = make_job(due=None, handler="tests.now")
+        job = make_due_job(due=None, handler="tests.now")
         execution = record(job, timezone.now())
         worker.run_execution(str(execution.id))
         execution.refresh_from_db()
@@ -381,7 +382,7 @@ def test_running_executions_of_a_silent_worker_become_lost_and_others_stay():
         name="dead:1", hostname="h", pid=1, started_at=now - HOUR, last_seen=now - timeout * 2
     )
     WorkerNode.objects.create(name="alive:2", hostname="h", pid=2, started_at=now - HOUR, last_seen=now)
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     running = partial(record, job, status=Execution.Status.RUNNING, started_at=now - timeout * 3)
     dead = running(now - timedelta(seconds=3), worker="dead:1")
     vanished = running(now - timedelta(seconds=2), worker="never-beat:3")  # no row at all
@@ -395,7 +396,7 @@ def test_running_executions_of_a_silent_worker_become_lost_and_others_stay():
 
 def test_a_fresh_claim_is_not_lost_before_its_worker_could_beat():
     now = timezone.now()
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     fresh = record(job, now, status=Execution.Status.RUNNING, started_at=now, worker="new:9")
     assert store.mark_orphaned(now, worker_timeout=timedelta(seconds=20)) == 0
     assert status(fresh) == Execution.Status.RUNNING
@@ -404,7 +405,7 @@ def test_a_fresh_claim_is_not_lost_before_its_worker_could_beat():
 def test_the_loop_finds_lost_workers_at_each_heartbeat_but_not_right_after_an_outage(settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "WORKER_TIMEOUT": 20, "MAINTENANCE_INTERVAL": 3600}
     now = timezone.now()
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     orphan = record(job, now - HOUR, status=Execution.Status.RUNNING, started_at=now - HOUR, worker="dead:1")
     scheduler = Scheduler("test:orphans")
     scheduler._guarded(lambda: (_ for _ in ()).throw(OperationalError("outage")))
@@ -418,7 +419,7 @@ def test_the_loop_finds_lost_workers_at_each_heartbeat_but_not_right_after_an_ou
 
 def test_a_task_the_broker_lost_is_sent_again_and_runs_once():
     now = timezone.now()
-    job = make_job(due=None, handler="tests.now")
+    job = make_due_job(due=None, handler="tests.now")
     sent_long_ago = record(job, now, enqueued_at=now - timedelta(seconds=30))  # never claimed
     send = partial(
         store.send_outbox, now, grace=timedelta(seconds=10), limit=10, send=dispatch.send, threshold=HOUR

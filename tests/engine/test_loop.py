@@ -15,7 +15,8 @@ from django_scheduler_api import services
 from django_scheduler_api.engine import Scheduler, store
 from django_scheduler_api.engine.heartbeat import Heartbeat, forget_dead_nodes
 from django_scheduler_api.models import Execution, Job, SchedulerNode
-from tests.engine.helpers import executions, make_job, reload
+from tests.engine.helpers import executions, reload
+from tests.factories import make_due_job
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def test_a_pass_fires_due_jobs_and_announces_the_node():
     now = timezone.now()
     # Next fire on 1 January: a pass slowed past the next second (a busy machine) still fires once.
-    make_job(due=now - timedelta(milliseconds=5), cron="0 0 0 1 1 ?")
+    make_due_job(due=now - timedelta(milliseconds=5), cron="0 0 0 1 1 ?")
     scheduler = Scheduler("test:loop")
     stats = scheduler.tick()
     assert (stats.claimed, stats.sent) == (1, 1)
@@ -59,7 +60,7 @@ def test_sleep_lasts_until_the_next_fire_but_at_most_max_sleep():
     knobs = {"MAX_SLEEP": 0.5, "HEARTBEAT_INTERVAL": 60, "LOOKAHEAD": 0}
     with override_settings(SCHEDULER_API=knobs):
         assert scheduler.sleep_time() == 0.5  # nothing planned
-        make_job(due=timezone.now() + timedelta(seconds=0.2))
+        make_due_job(due=timezone.now() + timedelta(seconds=0.2))
         assert 0.1 < scheduler.sleep_time() <= 0.2
     with override_settings(SCHEDULER_API={**knobs, "LOOKAHEAD": 0.15}):
         assert scheduler.sleep_time() <= 0.05  # wakes early to prepare the fire
@@ -70,7 +71,7 @@ def test_sleep_lasts_until_the_next_fire_but_at_most_max_sleep():
 def test_a_fire_within_the_lookahead_is_handed_over_early_and_starts_at_its_instant(settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "LOOKAHEAD": 0.3}
     due = timezone.now() + timedelta(seconds=0.2)
-    make_job(due=due, cron="0 0 0 * * ?", handler="tests.now")
+    make_due_job(due=due, cron="0 0 0 * * ?", handler="tests.now")
     stats = Scheduler("test:ahead").dispatch_due()
     assert stats.sent == 1
     (execution,) = executions()
@@ -90,7 +91,7 @@ def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplo
     scheduler = Scheduler("test:flaky")
     # Due now, next in 2099: one fire however long the two passes take (an every-second job fired
     # twice when they straddled a second).
-    make_job(due=timezone.now(), cron="0 0 0 1 1 ? 2099")
+    make_due_job(due=timezone.now(), cron="0 0 0 1 1 ? 2099")
     with monkeypatch.context() as patch:
         patch.setattr(store, "claim_due", broken)
         assert scheduler._guarded(scheduler.tick) is None
@@ -104,7 +105,7 @@ def test_a_database_error_is_logged_and_the_next_pass_goes_on(monkeypatch, caplo
 )
 def test_fires_missed_while_paused_are_misfires_on_resume(policy, expected):
     missed = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
-    make_job(due=missed, cron="0 * * * * ?", misfire_policy=policy)
+    make_due_job(due=missed, cron="0 * * * * ?", misfire_policy=policy)
     services.pause_jobs(["e.job"])
     Scheduler("test:paused").tick()
     assert executions() == []  # paused: nothing fires, next_fire_time is kept
@@ -118,7 +119,7 @@ def test_fires_missed_while_paused_are_misfires_on_resume(policy, expected):
 
 def test_a_short_pause_catches_up_within_the_threshold():
     missed = timezone.now().replace(microsecond=0) - timedelta(seconds=3)
-    make_job(due=missed, state=Job.State.PAUSED)
+    make_due_job(due=missed, state=Job.State.PAUSED)
     services.resume_jobs(["e.job"])
     Scheduler("test:short").tick()
     assert len(executions()) >= 3
@@ -141,7 +142,7 @@ def test_heartbeat_rows_live_update_and_age_out():
 
 def test_maintenance_marks_lost_and_prunes(settings):
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "EXECUTION_TIMEOUT": 60, "EXECUTION_RETENTION": 0}
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     long_ago = timezone.now() - timedelta(hours=1)
     Execution.objects.create(
         job=job, handler="tests.echo", trigger="schedule", status="running",

@@ -45,7 +45,7 @@ def test_without_redis_a_scheduler_and_a_qcluster_run_a_job(plain):
     )
     cluster = plain.qcluster()
     scheduler = plain.scheduler("it:plain")
-    start = plain.seed("plain", 1, 2)
+    start = plain.add_jobs("plain", 1, 2)
     wait_for(lambda: plain.all_finished(2), timeout=90, interval=0.5)
     fires = plain.fires()
     assert [(job, second, status) for job, second, status, _ in fires] == [

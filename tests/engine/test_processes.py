@@ -65,7 +65,7 @@ def test_two_schedulers_fire_every_job_every_second_exactly_once(pg):
     pg.qcluster()
     pg.scheduler("it:a")
     pg.scheduler("it:b")
-    start = pg.seed("every", JOBS, SECONDS)
+    start = pg.add_jobs("every", JOBS, SECONDS)
     wait_for(lambda: len(pg.sql("SELECT name FROM django_scheduler_api_schedulernode")) == 2)
     wait_for(lambda: pg.all_finished(JOBS * SECONDS), timeout=SECONDS + 60, interval=0.5)
     check_exactly_once(pg, expected("every", JOBS, start, SECONDS), "every")
@@ -92,7 +92,7 @@ def test_a_scheduler_killed_halfway_loses_and_repeats_nothing(pg):
     pg.qcluster()
     victim = pg.scheduler("it:victim")
     survivor = pg.scheduler("it:survivor")
-    start = pg.seed("kill", JOBS, SECONDS)
+    start = pg.add_jobs("kill", JOBS, SECONDS)
     wait_for(lambda: time.time() >= start + SECONDS / 2, timeout=SECONDS + 30, interval=0.1)
     victim.signal(signal.SIGKILL)
     wait_for(lambda: pg.all_finished(JOBS * SECONDS + orphans), timeout=SECONDS + 60, interval=0.5)
@@ -108,8 +108,8 @@ def misfire_scenario(site: Site) -> None:
     """Fire, stop the scheduler for longer than the threshold, start it again, then check both policies."""
     site.qcluster()
     first = site.scheduler("it:first", SCHEDULER_TEST_MISFIRE_THRESHOLD=str(THRESHOLD))
-    site.seed("nothing", 3, None, misfire_policy="do_nothing")
-    site.seed("proceed", 3, None, misfire_policy="fire_and_proceed", lead=0)
+    site.add_jobs("nothing", 3, None, misfire_policy="do_nothing")
+    site.add_jobs("proceed", 3, None, misfire_policy="fire_and_proceed", lead=0)
     wait_for(lambda: len(site.fires()) >= 6 * 2, timeout=60)
     first.stop()
     stopped = time.time()
@@ -148,8 +148,8 @@ def lite(tmp_path):
 def test_embedded_sqlite_fires_on_time_once_with_overlap_and_one_shot(lite):
     lite.qcluster()
     lite.scheduler("it:lite")
-    start = lite.seed("lite", 5, 6)
-    lite.seed("busy", 1, 6, overlap_policy="skip", data={"seconds": 2.5}, handler="tests.sleep")
+    start = lite.add_jobs("lite", 5, 6)
+    lite.add_jobs("busy", 1, 6, overlap_policy="skip", data={"seconds": 2.5}, handler="tests.sleep")
     lite.django(
         """
         from django_scheduler_api.models import Job

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from django_scheduler_api.engine import dispatch, store
 from django_scheduler_api.models import Execution, Job
-from tests.engine.helpers import executions, make_job, reload
+from tests.engine.helpers import executions, reload
+from tests.factories import make_due_job
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def base_time():
 
 def test_a_due_job_is_recorded_once_and_moves_to_its_next_fire():
     t = base_time()
-    job = make_job(due=t, data={"k": 1})
+    job = make_due_job(due=t, data={"k": 1})
     result = claim(t + timedelta(milliseconds=20))
     assert (result.jobs, result.recorded, len(result.to_send)) == (1, 1, 1)
     (execution,) = executions()
@@ -42,9 +43,9 @@ def test_a_due_job_is_recorded_once_and_moves_to_its_next_fire():
 
 def test_jobs_not_due_paused_or_finished_are_not_claimed():
     t = base_time()
-    make_job("e.later", due=t + timedelta(hours=1))
-    make_job("e.paused", due=t, state=Job.State.PAUSED)
-    make_job("e.done", due=None)
+    make_due_job("e.later", due=t + timedelta(hours=1))
+    make_due_job("e.paused", due=t, state=Job.State.PAUSED)
+    make_due_job("e.done", due=None)
     assert claim(t + SECOND).jobs == 0
     assert Execution.objects.count() == 0
 
@@ -52,7 +53,7 @@ def test_jobs_not_due_paused_or_finished_are_not_claimed():
 def test_a_stale_next_fire_time_never_records_a_fire_twice():
     """A job saved with an old next_fire_time (an API write racing a claim) is caught by the constraint."""
     t = base_time()
-    job = make_job(due=t)
+    job = make_due_job(due=t)
     claim(t)
     Job.objects.filter(pk=job.pk).update(next_fire_time=t, previous_fire_time=None)
     result = claim(t + SECOND)
@@ -64,7 +65,7 @@ def test_a_stale_next_fire_time_never_records_a_fire_twice():
 def test_claims_take_the_earliest_due_jobs_first_in_batches():
     t = base_time()
     for i in range(5):
-        make_job(f"e.j{i}", due=t + i * SECOND, cron="0 0 0 * * ?")
+        make_due_job(f"e.j{i}", due=t + i * SECOND, cron="0 0 0 * * ?")
     first = claim(t + 10 * SECOND, limit=2)
     assert first.jobs == 2
     assert set(Execution.objects.values_list("job_id", flat=True)) == {"e.j0", "e.j1"}
@@ -73,7 +74,7 @@ def test_claims_take_the_earliest_due_jobs_first_in_batches():
 
 def test_overlap_skip_records_a_skipped_fire_while_one_is_pending():
     t = base_time()
-    make_job(due=t, overlap_policy=Job.OverlapPolicy.SKIP)
+    make_due_job(due=t, overlap_policy=Job.OverlapPolicy.SKIP)
     first = claim(t)
     assert first.to_send and first.skipped == 0
     second = claim(t + SECOND)  # the first is still queued
@@ -86,14 +87,14 @@ def test_overlap_skip_records_a_skipped_fire_while_one_is_pending():
 
 def test_overlap_allow_fires_while_another_execution_runs():
     t = base_time()
-    make_job(due=t)
+    make_due_job(due=t)
     claim(t)
     assert claim(t + SECOND).to_send
 
 
 def test_send_runs_the_task_and_closes_the_outbox_entry():
     t = base_time()
-    make_job(due=t)
+    make_due_job(due=t)
     assert dispatch.send(claim(t).to_send) == 1
     (execution,) = executions()
     assert execution.enqueued_at is not None and execution.task_id
@@ -102,7 +103,7 @@ def test_send_runs_the_task_and_closes_the_outbox_entry():
 
 def test_the_outbox_sends_executions_their_scheduler_never_sent():
     t = base_time()
-    make_job(due=t)
+    make_due_job(due=t)
     claim(t)  # recorded, then "the scheduler died" before sending
     grace = timedelta(seconds=10)
     now = timezone.now()
@@ -118,7 +119,7 @@ def test_the_outbox_sends_executions_their_scheduler_never_sent():
 
 def test_executions_whose_worker_died_or_whose_task_was_lost_become_lost():
     t = base_time()
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     old, recent = t - timedelta(hours=2), t
     rows = {
         "dead": dict(status="running", started_at=old, enqueued_at=old),
@@ -141,7 +142,7 @@ def test_executions_whose_worker_died_or_whose_task_was_lost_become_lost():
 
 def test_pruning_deletes_old_finished_executions_only():
     t = base_time()
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     for i, (status, age) in enumerate([("succeeded", 40), ("failed", 40), ("queued", 40), ("succeeded", 1)]):
         execution = Execution.objects.create(
             job=job, handler="tests.echo", trigger="schedule", status=status,
@@ -155,9 +156,9 @@ def test_pruning_deletes_old_finished_executions_only():
 def test_next_due_time_is_the_earliest_planned_fire():
     t = base_time()
     assert store.next_due_time() is None
-    make_job("e.a", due=t + 5 * SECOND)
-    make_job("e.b", due=t + 2 * SECOND)
-    make_job("e.c", due=t, state=Job.State.PAUSED)
+    make_due_job("e.a", due=t + 5 * SECOND)
+    make_due_job("e.b", due=t + 2 * SECOND)
+    make_due_job("e.c", due=t, state=Job.State.PAUSED)
     assert store.next_due_time() == t + 2 * SECOND
 
 
@@ -167,7 +168,7 @@ def test_running_executions_of_a_task_django_q2_reports_failed_become_lost():
     from django_scheduler_api.engine.worker import TASK
 
     t = timezone.now()
-    job = make_job(due=None)
+    job = make_due_job(due=None)
     rows = {
         status: Execution.objects.create(
             job=job, handler="tests.echo", trigger="manual", status=status, scheduled_fire_time=t, fire_time=t
@@ -198,8 +199,8 @@ def test_a_claim_skips_a_job_another_scheduler_holds_instead_of_waiting():
     if not connection.features.has_select_for_update_skip_locked:
         pytest.skip(f"{connection.vendor} has no row locks to skip")
     t = base_time()
-    make_job("e.held", due=t)
-    make_job("e.free", due=t)
+    make_due_job("e.held", due=t)
+    make_due_job("e.free", due=t)
     other = connection.copy()  # a second connection: another scheduler in the middle of its claim
     try:
         other.set_autocommit(False)

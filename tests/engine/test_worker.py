@@ -10,23 +10,9 @@ from django.utils import timezone
 
 from django_scheduler_api.engine.dispatch import enqueue
 from django_scheduler_api.engine.worker import NOT_QUEUED, TASK, run_execution, run_executions
-from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.models import Execution
+from tests.factories import make_execution, make_executions
 from tests.support import wait_for
-
-
-def make_execution(handler: str = "tests.echo", data: dict | None = None) -> Execution:
-    job, _ = Job.objects.get_or_create(
-        id=f"t.{handler}", defaults={"group": "t", "name": handler, "handler": handler}
-    )
-    now = timezone.now()
-    return Execution.objects.create(
-        job=job,
-        handler=handler,
-        trigger=Execution.Trigger.MANUAL,
-        scheduled_fire_time=now,
-        fire_time=now,
-        data=data or {},
-    )
 
 
 def finished(execution: Execution) -> Execution:
@@ -36,7 +22,7 @@ def finished(execution: Execution) -> Execution:
 
 @pytest.mark.django_db
 def test_success_records_result_times_and_duration():
-    execution = make_execution(data={"n": 1})
+    execution = make_execution(data={"n": 1}, trigger=Execution.Trigger.MANUAL)
     assert run_execution(str(execution.id)) == Execution.Status.SUCCEEDED
     execution = finished(execution)
     assert execution.status == Execution.Status.SUCCEEDED
@@ -57,7 +43,7 @@ def test_success_records_result_times_and_duration():
     ],
 )
 def test_failures_are_recorded_not_raised(handler, message):
-    execution = make_execution(handler)
+    execution = make_execution(handler=handler)
     assert run_execution(str(execution.id)) == Execution.Status.FAILED
     execution = finished(execution)
     assert execution.status == Execution.Status.FAILED
@@ -94,24 +80,20 @@ def test_enqueue_in_sync_mode_runs_and_marks_the_outbox_entry_done():
 
 @pytest.mark.integration
 def test_a_real_qcluster_worker_runs_executions(qcluster):
-    ok, bad = make_execution(data={"x": 2}), make_execution("tests.fail")
+    ok, bad = make_execution(data={"x": 2}), make_execution(handler="tests.fail")
     enqueue([ok, bad])
     wait_for(lambda: finished(ok).is_finished and finished(bad).is_finished)
     assert finished(ok).status == Execution.Status.SUCCEEDED
     assert finished(ok).result["data"] == {"x": 2}
     assert finished(bad).status == Execution.Status.FAILED
     # The worker survived the failing handler: it still runs the next one.
-    again = make_execution("tests.sleep", data={"seconds": 0})
+    again = make_execution(handler="tests.sleep", data={"seconds": 0})
     Execution.objects.filter(pk=again.pk).update(job_id="t.tests.echo")
     enqueue([again])
     wait_for(lambda: finished(again).status == Execution.Status.SUCCEEDED)
 
 
 # -- tasks of several executions ---------------------------------------------------------------------
-
-
-def make_executions(count: int, handler: str, data: dict | None = None) -> list[Execution]:
-    return [make_execution(handler, data={**(data or {}), "i": i}) for i in range(count)]
 
 
 def statuses(executions: list[Execution]) -> list[str]:
@@ -130,10 +112,10 @@ def test_a_task_of_several_starts_their_handlers_together():
 @pytest.mark.django_db
 def test_each_outcome_of_a_task_is_recorded_on_its_own_row():
     ok, failing, odd, exiting = (
-        make_execution("tests.echo", data={"n": 1}),
-        make_execution("tests.fail"),
-        make_execution("tests.unserialisable"),
-        make_execution("tests.exit"),
+        make_execution(handler="tests.echo", data={"n": 1}),
+        make_execution(handler="tests.fail"),
+        make_execution(handler="tests.unserialisable"),
+        make_execution(handler="tests.exit"),
     )
     run_executions([str(e.id) for e in (ok, failing, odd, exiting)])
     assert statuses([ok, failing, odd, exiting]) == ["succeeded", "failed", "failed", "failed"]
@@ -179,7 +161,7 @@ def test_a_claimed_execution_has_its_enqueued_time_even_if_the_scheduler_never_m
 
 @pytest.mark.django_db
 def test_the_handler_context_comes_from_the_row():
-    execution = make_execution("tests.context")
+    execution = make_execution(handler="tests.context")
     before = execution.scheduled_fire_time - timedelta(minutes=1)
     after = execution.scheduled_fire_time + timedelta(minutes=1)
     Execution.objects.filter(pk=execution.pk).update(previous_fire_time=before, next_fire_time=after)
@@ -263,7 +245,7 @@ def test_a_result_the_json_column_cannot_hold_fails_the_execution_with_the_reaso
 
     registry.register("tests.odd_result", lambda ctx: {"value": value})
     try:
-        execution = make_execution("tests.odd_result")
+        execution = make_execution(handler="tests.odd_result")
         assert run_execution(str(execution.id)) == Execution.Status.FAILED
     finally:
         registry.unregister("tests.odd_result")

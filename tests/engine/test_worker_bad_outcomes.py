@@ -12,7 +12,8 @@ import pytest
 from django_scheduler_api.engine.dispatch import enqueue
 from django_scheduler_api.engine.worker import run_execution, run_executions
 from django_scheduler_api.models import Execution
-from tests.engine.test_worker import finished, make_execution
+from tests.engine.test_worker import finished
+from tests.factories import make_execution
 from tests.support import wait_for
 from tests.testapp.handlers import BAD_RESULTS
 
@@ -20,7 +21,7 @@ from tests.testapp.handlers import BAD_RESULTS
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", sorted(BAD_RESULTS))
 def test_an_unstorable_result_is_a_failed_execution(kind):
-    execution = make_execution("tests.unstorable", data={"kind": kind})
+    execution = make_execution(handler="tests.unstorable", data={"kind": kind})
     assert run_execution(str(execution.id)) == Execution.Status.FAILED
     execution = finished(execution)
     assert execution.status == Execution.Status.FAILED
@@ -34,7 +35,7 @@ def test_an_unstorable_result_is_a_failed_execution(kind):
     [("keyboard", "KeyboardInterrupt"), ("base", "Halt: halted"), ("message", "RuntimeError: bad \ufffd")],
 )
 def test_a_handler_ending_with_any_base_exception_is_a_failed_execution(kind, message):
-    execution = make_execution("tests.raise_base", data={"kind": kind})
+    execution = make_execution(handler="tests.raise_base", data={"kind": kind})
     assert run_execution(str(execution.id)) == Execution.Status.FAILED
     execution = finished(execution)
     assert execution.status == Execution.Status.FAILED
@@ -45,10 +46,10 @@ def test_a_handler_ending_with_any_base_exception_is_a_failed_execution(kind, me
 @pytest.mark.django_db
 def test_in_a_task_of_several_each_base_exception_is_recorded_on_its_own_row():
     executions = [
-        make_execution("tests.raise_base", data={"kind": "keyboard"}),
-        make_execution("tests.raise_base", data={"kind": "base"}),
-        make_execution("tests.unstorable", data={"kind": "surrogate"}),
-        make_execution("tests.echo", data={"n": 1}),
+        make_execution(handler="tests.raise_base", data={"kind": "keyboard"}),
+        make_execution(handler="tests.raise_base", data={"kind": "base"}),
+        make_execution(handler="tests.unstorable", data={"kind": "surrogate"}),
+        make_execution(handler="tests.echo", data={"n": 1}),
     ]
     outcomes = run_executions([str(e.id) for e in executions])
     assert [outcomes[str(e.id)] for e in executions] == ["failed", "failed", "failed", "succeeded"]
@@ -56,13 +57,13 @@ def test_in_a_task_of_several_each_base_exception_is_recorded_on_its_own_row():
 
 @pytest.mark.integration
 def test_a_real_worker_survives_a_keyboard_interrupt_and_a_nan_result(qcluster):
-    interrupted = make_execution("tests.raise_base", data={"kind": "keyboard"})
-    nan = make_execution("tests.unstorable", data={"kind": "nan"})
+    interrupted = make_execution(handler="tests.raise_base", data={"kind": "keyboard"})
+    nan = make_execution(handler="tests.unstorable", data={"kind": "nan"})
     enqueue([interrupted])
     enqueue([nan])
     wait_for(lambda: finished(interrupted).is_finished and finished(nan).is_finished)
     assert finished(interrupted).status == Execution.Status.FAILED
     assert "not JSON-serialisable" in finished(nan).error
-    after = make_execution("tests.echo", data={"n": 2})
+    after = make_execution(handler="tests.echo", data={"n": 2})
     enqueue([after])
     wait_for(lambda: finished(after).status == Execution.Status.SUCCEEDED)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from django_scheduler_api import services
 from django_scheduler_api.models import Execution, Job
+from tests import factories
 
-
-def make_job(job_id: str, **fields: Any) -> Job:
-    fields.setdefault("handler", "tests.echo")
-    fields.setdefault("cron_expression", "0 0 12 * * ?")
-    job, _ = services.save_job(job_id, fields)
-    return job
+# The jobs of these tests fire at noon unless a test says otherwise.
+make_job = partial(factories.make_job, cron_expression=factories.NOON)
 
 
 def make_execution(
@@ -35,20 +32,13 @@ def make_execution(
     at = at or timezone.now() - timedelta(seconds=30)
     started = None if lag_ms is None else at + timedelta(milliseconds=lag_ms)
     finished = status in Execution.FINISHED and started is not None
-    values: dict[str, Any] = {
-        "job_id": job.id,
-        "handler": job.handler,
-        "trigger": trigger,
-        "status": status,
-        "scheduled_fire_time": at,
-        "fire_time": at,
+    times = {
         "enqueued_at": at,
         "started_at": started,
         "finished_at": started + timedelta(milliseconds=duration_ms or 0) if finished else None,
         "duration_ms": duration_ms if finished else None,
     }
-    values.update(fields)
-    return Execution.objects.create(**values)
+    return factories.make_execution(job, status, at=at, trigger=trigger, **{**times, **fields})
 
 
 @pytest.fixture(autouse=True)
