@@ -34,6 +34,9 @@ WRITABLE_FIELDS = (
     "start_time", "end_time", "misfire_policy", "overlap_policy", "data",
 )  # fmt: skip
 
+# What the scheduler keeps about a job, read-only wherever a job is shown.
+SCHEDULER_FIELDS = ("next_fire_time", "previous_fire_time", "source", "created_at", "updated_at")
+
 # Keys of the .NET job info that name a field differently (read in any casing, as every key is:
 # ``spelling_key``) -> this app's field names (docs/api.rst, ".NET spellings").
 LEGACY_ALIASES = {

@@ -24,6 +24,9 @@ from django_scheduler_api.cron import CronError, describe
 from django_scheduler_api.models import Execution, Job, SchedulerNode
 from django_scheduler_api.validation import JSONObjectField, UTCDateTimeField
 
+# The answer's fields shown right after the field they belong to.
+EXPLAINED_BY = {"id": ("url",), "cron_expression": ("cron_description",)}
+
 
 # The writable fields and their rules are validation.JobFieldsSerializer's; this adds what the
 # scheduler keeps about a job and the links. (The docstring is the schema's description.)
@@ -35,30 +38,15 @@ class JobSerializer(validation.JobFieldsSerializer):
     executions_url = LinkField("job-executions", {"id": "id"})
 
     class Meta(validation.JobFieldsSerializer.Meta):
+        # The writable fields in their order, each with the link or text that explains it, then
+        # the scheduler's fields; the answer's keys come in this order.
         fields = [
-            "id",
-            "url",
-            "group",
-            "name",
-            "state",
-            "description",
-            "handler",
-            "cron_expression",
-            "cron_description",
-            "timezone",
-            "start_time",
-            "end_time",
-            "misfire_policy",
-            "overlap_policy",
-            "data",
-            "next_fire_time",
-            "previous_fire_time",
+            *[f for name in validation.WRITABLE_FIELDS for f in (name, *EXPLAINED_BY.get(name, ()))],
+            *validation.SCHEDULER_FIELDS[:2],
             "executions_url",
-            "source",
-            "created_at",
-            "updated_at",
+            *validation.SCHEDULER_FIELDS[2:],
         ]
-        read_only_fields = ["next_fire_time", "previous_fire_time", "source", "created_at", "updated_at"]
+        read_only_fields = validation.SCHEDULER_FIELDS
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_cron_description(self, job: Job) -> str:
