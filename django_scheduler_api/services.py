@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
-from django_scheduler_api import planning, signals, validation, wakeup
+from django_scheduler_api import planning, signals, validation
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
+from django_scheduler_api.engine import wakeup
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
 from django_scheduler_api.models import Execution, Job, SchedulerNode, is_job_id
 

@@ -7,7 +7,7 @@ Layers, top to bottom; a module may import its own layer and those below, never 
 2. services: what the front ends ask for (``services``, the rules of a job's fields in ``validation``,
    jobs declared in code in ``declared``, the figures of the metrics and the dashboard in
    ``monitoring``);
-3. the engine: ``engine/*``, the pure fire-time arithmetic of ``planning``, ``wakeup``;
+3. the engine: ``engine/*`` and the pure fire-time arithmetic of ``planning``;
 4. the ground: ``cron``, ``models``, ``conf``, ``registry``, ``context``, ``jsonvalues``, ``signals``,
    the migrations.
 
@@ -37,7 +37,7 @@ PACKAGE = "django_scheduler_api"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("api", "admin", "cli", "management", "urls", "middleware", "apps", "checks")),
     ("services", ("services", "validation", "declared", "monitoring")),
-    ("engine", ("engine", "planning", "wakeup", "execution")),
+    ("engine", ("engine", "planning", "execution")),
     ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "signals", "migrations", "")),
 ]
 

@@ -14,7 +14,7 @@ Like Quartz, it keeps its concepts apart:
 - ``loop``: the ``Scheduler`` that ties them together: tick, sleep until the next fire, stop on a signal.
 
 The fire-time arithmetic itself (cron, window, misfires, overlap) is pure and lives in ``planning``;
-``wakeup`` (PostgreSQL LISTEN/NOTIFY) is shared with ``services``, whose changes wake the loop. The
+``wakeup`` (PostgreSQL LISTEN/NOTIFY) is also called by ``services``, whose changes wake the loop. The
 engine never imports ``services`` or a front end: jobs declared in code are loaded by
 ``django_scheduler_api.declared``, which the ``run_scheduler`` command calls.
 """

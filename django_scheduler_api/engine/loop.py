@@ -38,9 +38,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from django_scheduler_api import wakeup
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.engine import dispatch, errors, heartbeat, store, worker
+from django_scheduler_api.engine import dispatch, errors, heartbeat, store, wakeup, worker
 from django_scheduler_api.models import Execution
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, OperationalError, connection, connections
 from django.utils import timezone
 
-from django_scheduler_api import wakeup
-from django_scheduler_api.engine import Scheduler, dispatch, errors, heartbeat, store, worker
+from django_scheduler_api.engine import Scheduler, dispatch, errors, heartbeat, store, wakeup, worker
 from django_scheduler_api.engine.heartbeat import WorkerHeartbeat
 from django_scheduler_api.models import Execution, Job, WorkerNode
 from tests.engine.helpers import executions

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
-from django_scheduler_api import services, wakeup
-from django_scheduler_api.engine import Scheduler
+from django_scheduler_api import services
+from django_scheduler_api.engine import Scheduler, wakeup
 from django_scheduler_api.models import Execution
 from tests.support import postgres_suite_only, wait_for
 

@@ -15,6 +15,7 @@ import threading
 from django.db import connection
 
 from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.engine import errors
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ class Listener:
         """Listen until stopped. A lost connection (or any other error: this thread must not die
         while the scheduler lives) is logged and the thread connects again after a back-off that
         doubles up to ``errors.BACKOFF_MAX``; the loop's ``MAX_SLEEP`` covers the time in between."""
-        import psycopg
-
-        from django_scheduler_api.engine import errors
+        import psycopg  # only here: LISTEN/NOTIFY is PostgreSQL's, and psycopg an optional dependency
 
         failures = 0
         while not self._stop.is_set():
