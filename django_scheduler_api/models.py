@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -41,8 +41,13 @@ class IdentifierField(models.CharField):
         return params
 
 
+# The longest interval (about 68 years: the largest 32-bit integer), so that no database and no
+# datetime arithmetic overflows on a stored value.
+MAX_INTERVAL = 2**31 - 1
+
+
 class Job(models.Model):
-    """A scheduled job: what to run (a registered handler) and when (cron + zone + window)."""
+    """A scheduled job: what to run (a registered handler) and when (cron or interval + zone + window)."""
 
     class State(models.TextChoices):
         PLANNED = "planned", "Planned"
@@ -67,6 +72,16 @@ class Job(models.Model):
     description = models.TextField(blank=True, default="")
     handler = IdentifierField(max_length=200)
     cron_expression = models.CharField(max_length=500, blank=True, default="")
+    # The alternative to cron (Quartz's SimpleTrigger): every ``interval`` seconds from an anchor
+    # (``interval_anchor``, else ``start_time``, else the Unix epoch), ``repeat_count`` times after
+    # the first fire (null: for ever). docs/scheduling.rst.
+    interval = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_INTERVAL)]
+    )
+    interval_anchor = models.DateTimeField(null=True, blank=True)
+    repeat_count = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_INTERVAL)]
+    )
     timezone = models.CharField(max_length=64, default="UTC")
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
@@ -76,6 +91,9 @@ class Job(models.Model):
     overlap_policy = models.CharField(
         max_length=16, choices=OverlapPolicy.choices, default=OverlapPolicy.ALLOW
     )
+    # Each fire delayed by up to this many seconds, by an amount derived from the job's id and the
+    # fire's time (planning.jitter_delay), so every scheduler computes the same instant.
+    jitter = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_INTERVAL)])
     data = models.JSONField(default=dict, blank=True)
     next_fire_time = models.DateTimeField(null=True, blank=True)
     previous_fire_time = models.DateTimeField(null=True, blank=True)
@@ -103,7 +121,7 @@ class Job(models.Model):
 
     @property
     def is_one_shot(self) -> bool:
-        return not self.cron_expression
+        return not self.cron_expression and not self.interval
 
 
 class Execution(models.Model):

@@ -1,4 +1,5 @@
-"""Fire-time arithmetic: a job's cron, zone and [start_time, end_time] window -> its next fire.
+"""Fire-time arithmetic: a job's cron (or interval), zone and [start_time, end_time] window -> its
+next fire.
 
 Pure functions over plain values (no database), so the scheduler loop, the API and the admin all
 compute the same times. All datetimes in and out are aware; results are in UTC.
@@ -6,15 +7,20 @@ compute the same times. All datetimes in and out are aware; results are in UTC.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from django_scheduler_api.cron import CronExpression
+from django_scheduler_api.cron import CronError, CronExpression, describe
 from django_scheduler_api.models import Execution, Job
 
 ONE_SECOND = timedelta(seconds=1)
+# The anchor of an interval that has neither ``interval_anchor`` nor ``start_time``: fires fall on
+# whole multiples of the interval since the Unix epoch (as Temporal's interval specs with no phase),
+# so "every 900 s" fires at :00, :15, :30, :45 and every process computes the same times.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=4096)
@@ -25,12 +31,18 @@ def parse_cron(expression: str) -> CronExpression:
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a job may fire: a cron expression (empty = once) read in ``timezone``, within a window."""
+    """When a job may fire: a cron expression read in ``timezone``, or every ``interval`` seconds from
+    an anchor (neither: once), within a window."""
 
     cron_expression: str = ""
     timezone: str = "UTC"
     start_time: datetime | None = None
     end_time: datetime | None = None
+    interval: int | None = None
+    interval_anchor: datetime | None = None
+    repeat_count: int | None = None
+    jitter: int = 0
+    jitter_key: str = ""  # the job's id: what makes two jobs' delays differ
 
     @classmethod
     def of(cls, job: Any) -> Schedule:
@@ -40,7 +52,21 @@ class Schedule:
             timezone=job.timezone or "UTC",
             start_time=job.start_time,
             end_time=job.end_time,
+            interval=getattr(job, "interval", None) or None,
+            interval_anchor=getattr(job, "interval_anchor", None),
+            repeat_count=getattr(job, "repeat_count", None),
+            jitter=getattr(job, "jitter", 0) or 0,
+            jitter_key=str(getattr(job, "id", "") or ""),
         )
+
+    @property
+    def is_one_shot(self) -> bool:
+        return not self.cron_expression and not self.interval
+
+    @property
+    def anchor(self) -> datetime:
+        """The instant an interval counts from: its first possible fire."""
+        return self.interval_anchor or self.start_time or EPOCH
 
 
 def next_fire_time(
@@ -50,7 +76,39 @@ def next_fire_time(
 
     A schedule without cron fires once: at ``start_time``, or at ``after`` (that is, at once) when
     ``start_time`` is empty or past; once it has fired (``previous_fire_time``) it has no next fire.
+    An interval schedule fires at ``anchor + k * interval`` (docs/scheduling.rst). With ``jitter``
+    the fire is the schedule's time plus ``jitter_delay``.
     """
+    fire = _next_schedule_time(schedule, after, previous_fire_time)
+    if fire is None or not schedule.jitter:
+        return fire
+    return fire + jitter_delay(schedule, fire)
+
+
+def jitter_delay(schedule: Schedule, fire: datetime) -> timedelta:
+    """How long a fire of the schedule at ``fire`` waits: whole milliseconds from 0 to ``jitter``
+    seconds, from a hash of the job's id and the fire's time (the same in every process, so the
+    delayed instant is a stable key for the exactly-once constraint), and always less than the gap
+    to the schedule's next time, so fires keep their order and the next one is found from the
+    delayed instant.
+    """
+    bound_ms = schedule.jitter * 1000
+    following = _next_schedule_time(schedule, fire, fire)
+    if following is not None:
+        bound_ms = min(bound_ms, (following - fire) // timedelta(milliseconds=1) - 1)
+    if bound_ms <= 0:
+        return timedelta(0)
+    seed = f"{schedule.jitter_key}|{fire.astimezone(UTC).isoformat()}".encode()
+    number = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big")
+    return timedelta(milliseconds=number % (bound_ms + 1))
+
+
+def _next_schedule_time(
+    schedule: Schedule, after: datetime, previous_fire_time: datetime | None
+) -> datetime | None:
+    """The schedule's own next time strictly after ``after`` (before any jitter)."""
+    if schedule.interval:
+        return _next_interval_fire(schedule, after)
     if not schedule.cron_expression:
         if previous_fire_time is not None:
             return None
@@ -66,6 +124,45 @@ def next_fire_time(
         if schedule.end_time is not None and fire > schedule.end_time:
             return None
     return None
+
+
+def _next_interval_fire(schedule: Schedule, after: datetime) -> datetime | None:
+    """The first ``anchor + k * interval`` (0 <= k <= repeat_count) strictly after ``after`` and not
+    before ``start_time``: integer arithmetic, so a fire a year away costs what the next one does."""
+    step = timedelta(seconds=schedule.interval or 1)
+    anchor = schedule.anchor
+    k = (after - anchor) // step + 1 if after >= anchor else 0
+    if schedule.start_time is not None and schedule.start_time > anchor:
+        k = max(k, -((anchor - schedule.start_time) // step))  # ceil((start - anchor) / step)
+    if schedule.repeat_count is not None and k > schedule.repeat_count:
+        return None
+    try:
+        fire = anchor + k * step
+    except OverflowError:  # past the year 9999: no fire is left
+        return None
+    return _inside_end(schedule, fire.astimezone(UTC))
+
+
+def describe_interval(interval: int) -> str:
+    """``Every 90 minutes``: the interval in the largest unit that divides it."""
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if interval % seconds == 0:
+            n = interval // seconds
+            return f"Every {unit}" if n == 1 else f"Every {n} {unit}s"
+    return "Every second" if interval == 1 else f"Every {interval} seconds"
+
+
+def describe_schedule(cron_expression: str, interval: int | None, *, once: str = "Once") -> str:
+    """What a job's schedule says in words: the interval's, the cron expression's (its error, for
+    one stored before a stricter engine, rather than failing a page), or ``once``."""
+    if interval:
+        return describe_interval(interval)
+    if not cron_expression:
+        return once
+    try:
+        return describe(cron_expression)
+    except CronError as exc:
+        return f"Invalid: {exc}"
 
 
 def _inside_end(schedule: Schedule, fire: datetime) -> datetime | None:
@@ -134,7 +231,7 @@ def _plan_misfire(
     policy: str,
     previous_fire_time: datetime | None,
 ) -> FirePlan:
-    if policy == Job.MisfirePolicy.FIRE_AND_PROCEED or not schedule.cron_expression:
+    if policy == Job.MisfirePolicy.FIRE_AND_PROCEED or schedule.is_one_shot:
         following = next_fire_time(schedule, now, previous_fire_time=due)
         return FirePlan((Fire(due, Execution.Trigger.MISFIRE),), following, due)
     following = next_fire_time(schedule, now, previous_fire_time=previous_fire_time)

@@ -30,7 +30,10 @@ _ID_SEPARATORS = re.compile(r"[,;]")
 
 # Fields whose change moves a job's next fire time (docs/api.rst, "Jobs"); TIMING_FIELDS re-arm a
 # one-shot job.
-TIMING_FIELDS = ("cron_expression", "timezone", "start_time", "end_time")
+TIMING_FIELDS = (
+    "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
+    "end_time", "jitter",
+)  # fmt: skip
 SCHEDULE_FIELDS = (*TIMING_FIELDS, "state")
 
 
@@ -305,8 +308,12 @@ def upcoming_fire_times(job: Any, count: int = 5, now: datetime | None = None) -
 
 
 def _fires(job: Any, after: datetime) -> Iterator[datetime]:
-    schedule = planning.Schedule.of(job)
-    previous = job.previous_fire_time
+    return _schedule_fires(planning.Schedule.of(job), after, job.previous_fire_time)
+
+
+def _schedule_fires(
+    schedule: planning.Schedule, after: datetime, previous: datetime | None
+) -> Iterator[datetime]:
     while True:
         fire = planning.next_fire_time(schedule, after, previous_fire_time=previous)
         if fire is None:
@@ -345,21 +352,40 @@ def status(now: datetime | None = None) -> Status:
 
 @dataclass(frozen=True)
 class Preview:
-    """The next fire times of a cron expression read in a zone."""
+    """The next fire times of a cron expression read in a zone, or of an interval."""
 
     cron_expression: str
     description: str
     timezone: str
     fire_times: list[datetime]
+    interval: int | None = None
+    interval_anchor: datetime | None = None
+    repeat_count: int | None = None
 
 
 def preview(
-    cron_expression: str, zone: str | None = None, after: datetime | None = None, count: int = 10
+    cron_expression: str = "",
+    zone: str | None = None,
+    after: datetime | None = None,
+    count: int = 10,
+    *,
+    interval: int | None = None,
+    interval_anchor: datetime | None = None,
+    repeat_count: int | None = None,
 ) -> Preview:
-    """The next ``count`` fires of a valid expression in ``zone`` (default: the configured zone),
-    strictly after ``after`` (default now)."""
+    """The next ``count`` fires of a valid expression in ``zone`` (default: the configured zone), or
+    of an interval from its anchor, strictly after ``after`` (default now), as the scheduler computes
+    them."""
     zone = zone or scheduler_settings.DEFAULT_TIMEZONE
-    times = planning.parse_cron(cron_expression).fire_times(after or timezone.now(), zone)
+    after = after or timezone.now()
+    if interval:
+        schedule = planning.Schedule(
+            interval=interval, interval_anchor=interval_anchor, repeat_count=repeat_count
+        )
+        fires = list(islice(_schedule_fires(schedule, after, None), count))
+        description = planning.describe_interval(interval)
+        return Preview("", description, zone, fires, interval, interval_anchor, repeat_count)
+    times = planning.parse_cron(cron_expression).fire_times(after, zone)
     return Preview(cron_expression, describe(cron_expression), zone, list(islice(times, count)))
 
 

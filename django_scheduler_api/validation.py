@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -30,8 +31,9 @@ from django_scheduler_api.registry import HandlerNotRegistered, registry
 # The fields of a job that its definition sets (the API, the admin form, declared jobs, services);
 # the others (next and previous fire time, source, created and updated) belong to the scheduler.
 WRITABLE_FIELDS = (
-    "id", "group", "name", "state", "description", "handler", "cron_expression", "timezone",
-    "start_time", "end_time", "misfire_policy", "overlap_policy", "data",
+    "id", "group", "name", "state", "description", "handler", "cron_expression", "interval",
+    "interval_anchor", "repeat_count", "timezone", "start_time", "end_time", "misfire_policy",
+    "overlap_policy", "jitter", "data",
 )  # fmt: skip
 
 # What the scheduler keeps about a job, read-only wherever a job is shown.
@@ -119,6 +121,50 @@ def validate_data(value: Any) -> dict[str, Any]:
     if found:
         raise ValidationError(found, code="invalid_data")
     return value
+
+
+def validate_interval_schedule(
+    *,
+    cron_expression: str,
+    interval: int | None,
+    interval_anchor: datetime | None,
+    repeat_count: int | None,
+    start_time: datetime | None,
+) -> None:
+    """An interval is the alternative to cron, and its anchor and repeat count need it.
+
+    A repeat count needs an instant to count from (``interval_anchor`` or ``start_time``): counted
+    from the Unix epoch, the default anchor, it would have run out long ago (docs/scheduling.rst).
+    """
+    errors: dict[str, str] = {}
+    if interval and cron_expression:
+        errors["interval"] = "Give either cron_expression or interval, not both."
+    if not interval:
+        if interval_anchor is not None:
+            errors["interval_anchor"] = "interval_anchor needs an interval."
+        if repeat_count is not None:
+            errors["repeat_count"] = "repeat_count needs an interval."
+    elif repeat_count is not None and interval_anchor is None and start_time is None:
+        errors["repeat_count"] = (
+            "repeat_count needs interval_anchor or start_time: the fires are counted from it."
+        )
+    if errors:
+        raise ValidationError(
+            {name: ValidationError(message, code="invalid_schedule") for name, message in errors.items()}
+        )
+
+
+def validate_schedule(values: Any) -> None:
+    """The rules between a job's fields: the window, and an interval instead of cron. ``values`` is
+    anything with the job's attributes (the fields of a body over the stored job, for a PATCH)."""
+    validate_window(values.start_time, values.end_time)
+    validate_interval_schedule(
+        cron_expression=values.cron_expression or "",
+        interval=values.interval,
+        interval_anchor=values.interval_anchor,
+        repeat_count=values.repeat_count,
+        start_time=values.start_time,
+    )
 
 
 # ISO 8601's extended format as RFC 3339 writes it, in ASCII digits: a date, a time to the minute at
@@ -256,6 +302,12 @@ class JobFieldsSerializer(UTCModelSerializer):
             "name": {"required": False, "allow_blank": True},
             "description": {"trim_whitespace": False},
             "handler": {"validators": [validate_handler]},
+            "interval": {"help_text": "Fire every this many seconds instead of by cron."},
+            "interval_anchor": {
+                "help_text": "The instant the interval counts from; default start_time, else the Unix epoch."
+            },
+            "repeat_count": {"help_text": "Fires after the first (0: once); null: for ever."},
+            "jitter": {"help_text": "Delay each fire by up to this many seconds, the same in every process."},
         }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -323,11 +375,12 @@ class JobFieldsSerializer(UTCModelSerializer):
         return validate_data(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """``end_time`` after ``start_time``, reading omitted ones from the job for a PATCH."""
+        """The rules between fields (``validate_schedule``), reading omitted ones from the job for a
+        PATCH."""
         current = self.instance if self.partial else None
-        start = attrs.get("start_time", getattr(current, "start_time", None))
-        end = attrs.get("end_time", getattr(current, "end_time", None))
-        validate_window(start, end)
+        names = ("cron_expression", "interval", "interval_anchor", "repeat_count", "start_time", "end_time")
+        values = {name: attrs.get(name, getattr(current, name, None)) for name in names}
+        validate_schedule(SimpleNamespace(**values))
         return attrs
 
 

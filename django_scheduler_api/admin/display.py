@@ -11,17 +11,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from django_scheduler_api.cron import CronError, describe
+from django_scheduler_api.planning import describe_schedule
 
 
-def cron_description(expression: str) -> str:
-    """The engine's sentence for an expression; for an empty one, what the job does instead."""
-    if not expression:
-        return "Once (no cron expression)"
-    try:
-        return describe(expression)
-    except CronError as exc:
-        return f"Invalid: {exc}"
+def cron_description(expression: str, interval: int | None = None) -> str:
+    """The engine's sentence for an expression or an interval; for neither, what the job does."""
+    return describe_schedule(expression, interval, once="Once (no cron expression)")
 
 
 def status_badge(status: str | None) -> SafeString | str:

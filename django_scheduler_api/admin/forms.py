@@ -7,6 +7,7 @@ expression gets the engine's message).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from django import forms
@@ -48,7 +49,13 @@ class JobAdminForm(forms.ModelForm):
             "group": "Empty: the part of the id before the first dot, or 'default'.",
             "name": "Empty: the rest of the id.",
             "cron_expression": "A Quartz cron expression (seconds first), e.g. 0 15 10 ? * 2-6. "
-            "Empty: fire once, at the start time or at once.",
+            "Empty: an interval, or fire once (at the start time or at once).",
+            "interval": "Instead of cron: fire every this many seconds (1 or more).",
+            "interval_anchor": "The instant the interval counts from (a fire falls on it). "
+            "Empty: the start time, or else the Unix epoch (every 900 s fires at :00, :15, ...).",
+            "repeat_count": "Fires after the first (0: once). Empty: for ever.",
+            "jitter": "Delay each fire by up to this many seconds (less than the gap to the next "
+            "fire), a fixed amount per job and fire time. 0: on time.",
             "timezone": "The IANA zone the cron expression is read in, e.g. Europe/Berlin.",
             "start_time": "No fire before this instant.",
             "end_time": "No fire after this instant.",
@@ -81,7 +88,8 @@ class JobAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        validation.validate_window(cleaned.get("start_time"), cleaned.get("end_time"))
+        names = ("cron_expression", "interval", "interval_anchor", "repeat_count", "start_time", "end_time")
+        validation.validate_schedule(SimpleNamespace(**{name: cleaned.get(name) for name in names}))
         return cleaned
 
     def job_fields(self) -> dict[str, Any]:

@@ -79,12 +79,16 @@ class JobAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "cron_expression",
+                    "interval",
+                    "interval_anchor",
+                    "repeat_count",
                     "cron_description",
                     "timezone",
                     "start_time",
                     "end_time",
                     "misfire_policy",
                     "overlap_policy",
+                    "jitter",
                     "upcoming_fires",
                     "next_fire_time",
                     "previous_fire_time",
@@ -122,12 +126,12 @@ class JobAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="Cron expression", ordering="cron_expression")
+    @admin.display(description="Schedule", ordering="cron_expression")
     def schedule(self, job: Job) -> SafeString:
         return format_html(
             "<code>{}</code><br><small>{}</small>",
-            job.cron_expression or "-",
-            cron_description(job.cron_expression),
+            job.cron_expression or (f"{job.interval} s" if job.interval else "-"),
+            cron_description(job.cron_expression, job.interval),
         )
 
     @admin.display(description="Next fire (UTC)", ordering="next_fire_time")
@@ -149,9 +153,9 @@ class JobAdmin(admin.ModelAdmin):
         fields = tuple(super().get_readonly_fields(request, obj))
         return ("id", *fields) if obj is not None else fields
 
-    @admin.display(description="Description of the cron expression")
+    @admin.display(description="Description of the schedule")
     def cron_description(self, job: Job) -> str:
-        return "-" if job._state.adding else cron_description(job.cron_expression)
+        return "-" if job._state.adding else cron_description(job.cron_expression, job.interval)
 
     @admin.display(description="Next five fire times")
     def upcoming_fires(self, job: Job) -> SafeString | str:

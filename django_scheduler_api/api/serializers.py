@@ -20,8 +20,8 @@ from django_scheduler_api.api.fields import LinkField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import at_most_max_take
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.cron import CronError, describe
-from django_scheduler_api.models import Execution, Job, SchedulerNode
+from django_scheduler_api.models import MAX_INTERVAL, Execution, Job, SchedulerNode
+from django_scheduler_api.planning import describe_schedule
 from django_scheduler_api.validation import JSONObjectField, UTCDateTimeField
 
 # The answer's fields shown right after the field they belong to.
@@ -50,12 +50,8 @@ class JobSerializer(validation.JobFieldsSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_cron_description(self, job: Job) -> str:
-        if not job.cron_expression:
-            return "Once"
-        try:
-            return describe(job.cron_expression)
-        except CronError as exc:  # an expression stored before a stricter engine: say so, don't fail
-            return f"Invalid: {exc}"
+        """The schedule in words: the cron expression's or the interval's."""
+        return describe_schedule(job.cron_expression, job.interval)
 
     def validate_id(self, value: str) -> str:
         job_id = self.context.get("job_id")
@@ -198,7 +194,21 @@ def root_links(request: Any) -> dict[str, str]:
 class PreviewQuerySerializer(serializers.Serializer):
     """The query of ``GET preview``."""
 
-    cron_expression = serializers.CharField(help_text="A Quartz cron expression, e.g. 0 15 10 ? * 2-6")
+    cron_expression = serializers.CharField(
+        required=False, help_text="A Quartz cron expression, e.g. 0 15 10 ? * 2-6 (or give interval)"
+    )
+    interval = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTERVAL, help_text="Seconds between fires (not with cron)"
+    )
+    interval_anchor = UTCDateTimeField(
+        required=False, help_text="The instant the interval counts from; default the Unix epoch"
+    )
+    repeat_count = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_INTERVAL,
+        help_text="Fires after the first; default: for ever",
+    )
     timezone = serializers.CharField(
         required=False, source="zone", help_text="IANA zone; default: the configured one"
     )
@@ -214,12 +224,28 @@ class PreviewQuerySerializer(serializers.Serializer):
     def validate_timezone(self, value: str) -> str:
         return validation.validate_timezone(value)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Exactly one of ``cron_expression`` and ``interval``, with the job's rules between them."""
+        if not attrs.get("cron_expression") and not attrs.get("interval"):
+            raise serializers.ValidationError({"cron_expression": ["Give cron_expression or interval."]})
+        validation.validate_interval_schedule(
+            cron_expression=attrs.get("cron_expression", ""),
+            interval=attrs.get("interval"),
+            interval_anchor=attrs.get("interval_anchor"),
+            repeat_count=attrs.get("repeat_count"),
+            start_time=None,
+        )
+        return attrs
+
 
 class PreviewSerializer(serializers.Serializer):
-    cron_expression = serializers.CharField()
+    cron_expression = serializers.CharField(help_text="Empty for an interval")
     description = serializers.CharField()
     timezone = serializers.CharField()
     fire_times = serializers.ListField(child=UTCDateTimeField())
+    interval = serializers.IntegerField(allow_null=True)
+    interval_anchor = UTCDateTimeField(allow_null=True)
+    repeat_count = serializers.IntegerField(allow_null=True)
 
 
 class DeletedSerializer(serializers.Serializer):

@@ -79,6 +79,15 @@ IDS = OpenApiParameter(
     description="Job ids separated by , or ; (none: all jobs). Any unknown id: 404, nothing changes.",
     examples=[OpenApiExample("One job", value="reports.daily")],
 )
+# The preview's expression, with an example so that Swagger UI's pre-filled form works as it stands
+# (the serializer's field says "not required": an interval may be given instead).
+CRON_EXPRESSION = OpenApiParameter(
+    "cron_expression",
+    str,
+    OpenApiParameter.QUERY,
+    description="A Quartz cron expression (or give interval)",
+    examples=[OpenApiExample("Weekdays at 10:15", value="0 15 10 ? * MON-FRI")],
+)
 TRIGGER_EXAMPLE = OpenApiExample("Extra data", value={"reason": "re-run after the fix"}, request_only=True)
 PATCH_EXAMPLE = OpenApiExample(
     "A new description", value={"description": "The daily report"}, request_only=True
@@ -343,9 +352,14 @@ class PreviewView(SchedulerAPIView, APIView):
     def query_parameters(self) -> set[str]:
         return set(PreviewQuerySerializer().fields)
 
-    @document(summary="Preview fire times", parameters=[PreviewQuerySerializer], responses=PreviewSerializer)
+    @document(
+        summary="Preview fire times",
+        parameters=[PreviewQuerySerializer, CRON_EXPRESSION],
+        responses=PreviewSerializer,
+    )
     def get(self, request: Request) -> Response:
-        """The next `count` fire times of a cron expression in a zone, strictly after `after`."""
+        """The next `count` fire times of a cron expression in a zone, or of an interval (`interval`,
+        `interval_anchor`, `repeat_count`), strictly after `after`."""
         query = PreviewQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         return Response(PreviewSerializer(services.preview(**query.validated_data)).data)

@@ -72,8 +72,8 @@ def list_jobs(options: dict[str, Any], request: Request) -> Output:
     total = queryset.count()
     jobs = list(queryset[skip : skip + take])
     data = api.JobSerializer(jobs, many=True, context={"request": request}).data
-    rows = [(j.id, j.state, j.handler, j.cron_expression or "(once)", j.next_fire_time) for j in jobs]
-    text = tables.table(["ID", "STATE", "HANDLER", "CRON", "NEXT FIRE (UTC)"], rows)
+    rows = [(j.id, j.state, j.handler, _schedule(j), j.next_fire_time) for j in jobs]
+    text = tables.table(["ID", "STATE", "HANDLER", "SCHEDULE", "NEXT FIRE (UTC)"], rows)
     shown = f"{skip + 1}-{skip + len(jobs)}" if jobs else "none"
     return Output(data, f"{text}\n\n{shown} of {total} job(s)")
 
@@ -85,10 +85,12 @@ def show(options: dict[str, Any], request: Request) -> Output:
     details = tables.fields(
         [(name, data[name]) for name in ("id", "group", "name", "state", "description", "handler")]
         + [
-            ("cron_expression", job.cron_expression or "(once)"),
+            ("cron_expression", job.cron_expression or ("-" if job.interval else "(once)")),
             ("cron_description", data["cron_description"]),
         ]
+        + [(name, data[name]) for name in ("interval", "interval_anchor", "repeat_count") if job.interval]
         + [(name, data[name]) for name in ("timezone", "start_time", "end_time", "misfire_policy")]
+        + [("jitter", f"{job.jitter} s")]
         + [("data", json.dumps(job.data, sort_keys=True))]
         + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
     )
@@ -133,15 +135,22 @@ def delete(options: dict[str, Any], request: Request) -> Output:
 
 
 def preview(options: dict[str, Any], request: Request) -> Output:
-    """``GET /preview``: the next fire times of an expression, validated by the engine."""
-    query = {
-        k: options[k] for k in ("cron_expression", "timezone", "after", "count") if options[k] is not None
-    }
+    """``GET /preview``: the next fire times of an expression or an interval, validated by the engine."""
+    names = ("cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "after", "count")
+    query = {k: options[k] for k in names if options[k] is not None}
     preview = services.preview(**validated(api.PreviewQuerySerializer, query, request=request))
     lines = "\n".join(f"  {tables.when(t)} UTC" for t in preview.fire_times)
-    lines = lines or "  none: the expression never fires again"
-    header = f"{preview.cron_expression}: {preview.description} ({preview.timezone})"
+    lines = lines or "  none: the schedule never fires again"
+    header = f"{preview.cron_expression or f'every {preview.interval} s'}: {preview.description}"
+    header += f" ({preview.timezone})" if preview.cron_expression else ""
     return Output(api.PreviewSerializer(preview).data, f"{header}\n{lines}")
+
+
+def _schedule(job: Any) -> str:
+    """The list's schedule column: the cron expression, the interval, or once."""
+    if job.interval:
+        return f"every {job.interval} s"
+    return job.cron_expression or "(once)"
 
 
 def _ids(options: dict[str, Any]) -> list[str]:

@@ -52,8 +52,17 @@ def _add_list(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
 
 
 def _add_preview(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    command = sub.add_parser("preview", parents=[common], help="The next fire times of a cron expression.")
-    command.add_argument("cron_expression", metavar="EXPR", help="A Quartz cron expression (quote it).")
+    command = sub.add_parser(
+        "preview", parents=[common], help="The next fire times of a cron expression or an interval."
+    )
+    command.add_argument(
+        "cron_expression", metavar="EXPR", nargs="?", help="A Quartz cron expression (quote it)."
+    )
+    command.add_argument("--interval", default=None, help="Seconds between fires, instead of EXPR.")
+    command.add_argument(
+        "--interval-anchor", default=None, help="The instant the interval counts from (ISO 8601)."
+    )
+    command.add_argument("--repeat-count", default=None, help="Fires after the first (default: for ever).")
     command.add_argument("--timezone", default=None, help="The IANA zone it is read in.")
     command.add_argument("--after", default=None, help="An ISO 8601 instant (default now).")
     command.add_argument("--count", default=None, help="How many fire times.")

@@ -31,6 +31,11 @@ def form_data(**overrides) -> dict[str, str]:
         "end_time_1": "",
         "misfire_policy": "do_nothing",
         "overlap_policy": "allow",
+        "interval": "",
+        "interval_anchor_0": "",
+        "interval_anchor_1": "",
+        "repeat_count": "",
+        "jitter": "0",
         "data": "{}",
     }
     data.update(overrides)

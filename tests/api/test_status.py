@@ -68,6 +68,9 @@ def test_preview_lists_the_next_fire_times_strictly_after(api):
         "description": body["description"],
         "timezone": "UTC",
         "fire_times": ["2026-01-06T12:00:00Z", "2026-01-11T12:00:00Z", "2026-01-16T12:00:00Z"],
+        "interval": None,
+        "interval_anchor": None,
+        "repeat_count": None,
     }
     assert body["description"]
 

@@ -1,0 +1,139 @@
+"""Jitter (docs/scheduling.rst, "Jitter"): each fire delayed by a fixed pseudo-random amount per job
+and fire time, the same in every process; the same field and messages in every front end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import pytest
+from django.urls import reverse
+
+from django_scheduler_api import services
+from django_scheduler_api.declared import sync_declared_jobs
+from django_scheduler_api.models import Job
+from django_scheduler_api.planning import Schedule, jitter_delay, next_fire_time, plan_due_job
+from tests.admin.conftest import form_data
+from tests.api.conftest import BASE
+from tests.support import ROOT, child_env
+
+T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
+S = timedelta(seconds=1)
+EVERY_MINUTE = "0 * * * * ?"
+
+
+def fires(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
+    found: list[datetime] = []
+    while len(found) < count:
+        fire = next_fire_time(schedule, after, previous_fire_time=found[-1] if found else None)
+        if fire is None:
+            break
+        found.append(fire)
+        after = fire
+    return found
+
+
+def test_each_fire_is_delayed_within_the_jitter_by_whole_milliseconds():
+    schedule = Schedule(EVERY_MINUTE, jitter=20, jitter_key="reports.daily")
+    delayed = fires(schedule, T0 - S, 50)
+    nominal = [T0 + timedelta(minutes=m) for m in range(50)]
+    delays = [d - n for d, n in zip(delayed, nominal, strict=True)]
+    assert all(timedelta(0) <= d <= 20 * S for d in delays)
+    assert all(d.microseconds % 1000 == 0 for d in delays)
+    assert len(set(delays)) > 40  # spread, not one shift for every fire
+
+
+def test_the_delay_depends_on_the_job_and_the_fire_only():
+    one = Schedule(EVERY_MINUTE, jitter=30, jitter_key="a")
+    assert fires(one, T0, 5) == fires(Schedule(EVERY_MINUTE, jitter=30, jitter_key="a"), T0, 5)
+    assert fires(one, T0, 5) != fires(Schedule(EVERY_MINUTE, jitter=30, jitter_key="b"), T0, 5)
+
+
+def test_the_delay_is_the_same_in_another_interpreter():
+    """Not Python's randomised ``hash()``: a second process (another scheduler) computes the same."""
+    code = (
+        "import django\ndjango.setup()\nfrom datetime import datetime, UTC\n"
+        "from django_scheduler_api.planning import Schedule, jitter_delay\n"
+        f"schedule = Schedule({EVERY_MINUTE!r}, jitter=30, jitter_key='a')\n"
+        "print(jitter_delay(schedule, datetime(2026, 3, 2, 10, tzinfo=UTC)))"
+    )
+    env = child_env(PYTHONHASHSEED="random")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(jitter_delay(Schedule(EVERY_MINUTE, jitter=30, jitter_key="a"), T0))
+
+
+def test_a_delay_never_reaches_the_next_fire_so_fires_keep_their_order():
+    schedule = Schedule("* * * * * ?", jitter=3600, jitter_key="x")
+    delayed = fires(schedule, T0 - S, 30)
+    assert [d.replace(microsecond=0) for d in delayed] == [T0 + k * S for k in range(30)]
+    assert all(a < b for a, b in pairwise(delayed))
+
+
+def test_an_interval_with_jitter_keeps_every_fire():
+    schedule = Schedule(interval=10, interval_anchor=T0, jitter=9, jitter_key="i")
+    assert [
+        f.replace(microsecond=0) - timedelta(seconds=f.second % 10) for f in fires(schedule, T0 - S, 6)
+    ] == [T0 + 10 * k * S for k in range(6)]
+
+
+def test_planning_a_due_jittered_fire_moves_to_the_next_delayed_one():
+    schedule = Schedule(EVERY_MINUTE, jitter=20, jitter_key="p")
+    first, second = fires(schedule, T0 - S, 2)
+    plan = plan_due_job(schedule, first, first, misfire_policy="do_nothing", threshold=timedelta(seconds=60))
+    assert [f.scheduled for f in plan.fires] == [first]
+    assert plan.next_fire_time == second
+
+
+# -- front ends ----------------------------------------------------------------------------------
+
+
+def test_the_api_takes_jitter_and_the_next_fire_is_delayed(api, db):
+    body = {"handler": "tests.echo", "cron_expression": EVERY_MINUTE, "jitter": 30}
+    job = api.post(f"{BASE}/jobs/spread", body, format="json").json()
+    assert job["jitter"] == 30
+    stored = Job.objects.get()
+    nominal = stored.next_fire_time.replace(microsecond=0, second=0)
+    assert stored.next_fire_time - nominal == jitter_delay(Schedule.of(stored), nominal)
+    assert api.post(f"{BASE}/jobs/plain", {"handler": "tests.echo"}, format="json").json()["jitter"] == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(-1, "Ensure this value is greater than or equal to 0."),
+     (2**31, "Ensure this value is less than or equal to 2147483647."),
+     ("soon", "A valid integer is required.")],
+)  # fmt: skip
+def test_bad_jitter_is_refused_alike_everywhere(
+    api, admin_client, settings, make_job, unchanged, value, message
+):
+    make_job("kept", cron_expression=EVERY_MINUTE)
+    guard = unchanged()
+    response = api.patch(f"{BASE}/jobs/kept", {"jitter": value}, format="json")
+    assert response.status_code == 400 and response.json()["jitter"] == [message]
+    admin = admin_client.post(
+        reverse("admin:django_scheduler_api_job_add"), form_data(id="new", jitter=str(value))
+    )
+    assert admin.context["adminform"].form.errors["jitter"] == [
+        "Enter a whole number." if isinstance(value, str) else message
+    ]
+    settings.SCHEDULER_API = {
+        **settings.SCHEDULER_API,
+        "JOBS": [{"id": "decl", "handler": "tests.echo", "jitter": value}],
+    }
+    assert message in sync_declared_jobs().invalid["decl"]
+    guard.check()
+
+
+def test_the_admin_and_the_cli_show_the_delayed_fires(admin_client, db):
+    services.save_job("spread", {"handler": "tests.echo", "cron_expression": EVERY_MINUTE, "jitter": 30})
+    job = Job.objects.get()
+    first = services.upcoming_fire_times(job, 1)[0]
+    assert first == job.next_fire_time
+    page = admin_client.get(
+        reverse("admin:django_scheduler_api_job_change", args=["spread"])
+    ).content.decode()
+    assert first.strftime("%Y-%m-%d %H:%M:%S UTC") in page
