@@ -14,25 +14,15 @@ from django.urls import reverse
 from django_scheduler_api import services
 from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.models import Job
-from django_scheduler_api.planning import Schedule, jitter_delay, next_fire_time, plan_due_job
+from django_scheduler_api.planning import Schedule, jitter_delay, plan_due_job
 from tests.admin.conftest import form_data
 from tests.api.conftest import BASE
+from tests.scheduling.test_intervals import fires
 from tests.support import ROOT, child_env
 
 T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
 EVERY_MINUTE = "0 * * * * ?"
-
-
-def fires(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
-    found: list[datetime] = []
-    while len(found) < count:
-        fire = next_fire_time(schedule, after, previous_fire_time=found[-1] if found else None)
-        if fire is None:
-            break
-        found.append(fire)
-        after = fire
-    return found
 
 
 def test_each_fire_is_delayed_within_the_jitter_by_whole_milliseconds():
