@@ -1,3 +1,12 @@
-"""The scheduling tests use the API tests' client, job maker and refusal guard."""
+"""The scheduling tests use the API tests' client and refusal guard, and the suite's job factory."""
 
-from tests.api.conftest import api, make_job, unchanged  # noqa: F401  (fixtures)
+import pytest
+
+from tests import factories
+from tests.api.conftest import api, unchanged  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def make_job(db):
+    """``factories.make_job``, with the database the test needs."""
+    return factories.make_job
