@@ -255,7 +255,9 @@ def test_preview_errors(db, args, message):
 # -- the process: exit status and stderr --------------------------------------------------------
 
 
-def test_errors_exit_non_zero_with_the_message_on_stderr(jobs):
+def test_errors_exit_non_zero_with_the_message_on_stderr(transactional_db):
+    # transactional_db, not the jobs fixture: a test transaction holds SQLite's write lock, and the
+    # child's system checks (Django 6.1 probes JSON support inside a transaction) would wait on it.
     command = [sys.executable, "-m", "django", "scheduler"]
     env = child_env()
     result = subprocess.run([*command, "show", "nope"], env=env, cwd=ROOT, capture_output=True, text=True)
