@@ -101,6 +101,13 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The fields that decide when the job fires (docs/scheduling.rst): a change to any of them
+    # recomputes ``next_fire_time`` (and re-arms a one-shot job); the scheduler's claim reads them.
+    TIMING_FIELDS = (
+        "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
+        "end_time", "jitter",
+    )  # fmt: skip
+
     class Meta:
         ordering = ["id"]
         indexes = [

@@ -30,10 +30,7 @@ _ID_SEPARATORS = re.compile(r"[,;]")
 
 # Fields whose change moves a job's next fire time (docs/api.rst, "Jobs"); TIMING_FIELDS re-arm a
 # one-shot job.
-TIMING_FIELDS = (
-    "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
-    "end_time", "jitter",
-)  # fmt: skip
+TIMING_FIELDS = Job.TIMING_FIELDS
 SCHEDULE_FIELDS = (*TIMING_FIELDS, "state")
 
 

@@ -9,9 +9,9 @@ on, so every way of managing jobs refuses the same input with the same words.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -154,16 +154,17 @@ def validate_interval_schedule(
         )
 
 
-def validate_schedule(values: Any) -> None:
-    """The rules between a job's fields: the window, and an interval instead of cron. ``values`` is
-    anything with the job's attributes (the fields of a body over the stored job, for a PATCH)."""
-    validate_window(values.start_time, values.end_time)
+def validate_schedule(value: Callable[[str], Any]) -> None:
+    """The rules between a job's fields: the window, and an interval instead of cron. ``value(name)``
+    gives a field's value (the field of a body over the stored job, for a PATCH), so that each front
+    end says where its values come from and none repeats which fields the rules read."""
+    validate_window(value("start_time"), value("end_time"))
     validate_interval_schedule(
-        cron_expression=values.cron_expression or "",
-        interval=values.interval,
-        interval_anchor=values.interval_anchor,
-        repeat_count=values.repeat_count,
-        start_time=values.start_time,
+        cron_expression=value("cron_expression") or "",
+        interval=value("interval"),
+        interval_anchor=value("interval_anchor"),
+        repeat_count=value("repeat_count"),
+        start_time=value("start_time"),
     )
 
 
@@ -378,9 +379,7 @@ class JobFieldsSerializer(UTCModelSerializer):
         """The rules between fields (``validate_schedule``), reading omitted ones from the job for a
         PATCH."""
         current = self.instance if self.partial else None
-        names = ("cron_expression", "interval", "interval_anchor", "repeat_count", "start_time", "end_time")
-        values = {name: attrs.get(name, getattr(current, name, None)) for name in names}
-        validate_schedule(SimpleNamespace(**values))
+        validate_schedule(lambda name: attrs.get(name, getattr(current, name, None)))
         return attrs
 
 

@@ -7,7 +7,6 @@ expression gets the engine's message).
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from django import forms
@@ -88,8 +87,7 @@ class JobAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        names = ("cron_expression", "interval", "interval_anchor", "repeat_count", "start_time", "end_time")
-        validation.validate_schedule(SimpleNamespace(**{name: cleaned.get(name) for name in names}))
+        validation.validate_schedule(cleaned.get)
         return cleaned
 
     def job_fields(self) -> dict[str, Any]:

@@ -78,17 +78,10 @@ class JobAdmin(admin.ModelAdmin):
             "Schedule",
             {
                 "fields": (
-                    "cron_expression",
-                    "interval",
-                    "interval_anchor",
-                    "repeat_count",
                     "cron_description",
-                    "timezone",
-                    "start_time",
-                    "end_time",
+                    *Job.TIMING_FIELDS,
                     "misfire_policy",
                     "overlap_policy",
-                    "jitter",
                     "upcoming_fires",
                     "next_fire_time",
                     "previous_fire_time",

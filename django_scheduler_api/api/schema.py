@@ -29,6 +29,7 @@ from drf_spectacular.renderers import (
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
+from rest_framework.utils import formatting
 
 import django_scheduler_api
 from django_scheduler_api.api.links import absolute_url
@@ -154,6 +155,22 @@ def document(**info: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def documented(view: Any, action: str) -> dict[str, Any]:
+    """What is said of ``action`` of ``view``: its method's ``@document``, or for an action the view
+    inherits unchanged (a viewset's ``list``) the view's ``inherited_actions[action]``, which spares
+    a method that would only call ``super()`` to carry its words."""
+    method = getattr(view, action, None)
+    if hasattr(method, "api_schema"):
+        return method.api_schema
+    return getattr(view, "inherited_actions", {}).get(action, {})
+
+
+def action_description(view: Any, action: str) -> str:
+    """An action's description: its documented ``description``, else its method's docstring."""
+    text = documented(view, action).get("description")
+    return text or formatting.dedent(getattr(getattr(view, action, None), "__doc__", None) or "")
+
+
 class SchedulerAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, reading ``@document`` and documenting the errors every
     operation can answer.
@@ -163,9 +180,14 @@ class SchedulerAutoSchema(AutoSchema):
     """
 
     def documented(self) -> dict[str, Any]:
-        """What ``@document`` recorded on the view method of this operation."""
-        name = getattr(self.view, "action", None) or self.method.lower()
-        return getattr(getattr(self.view, name, None), "api_schema", {})
+        """What ``@document`` (or ``inherited_actions``) says of this operation."""
+        return documented(self.view, self.action_name())
+
+    def action_name(self) -> str:
+        return getattr(self.view, "action", None) or self.method.lower()
+
+    def get_description(self) -> str:
+        return action_description(self.view, self.action_name()) or super().get_description()
 
     def get_override_parameters(self) -> list[Any]:
         """The documented parameters, plus the view's ``id_parameter`` on paths with an ``{id}``."""

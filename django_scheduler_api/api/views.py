@@ -37,7 +37,7 @@ from django_scheduler_api.api.filters import (
 from django_scheduler_api.api.pagination import PAGING_PARAMETERS, SkipTakePagination
 from django_scheduler_api.api.parsers import StrictJSONParser
 from django_scheduler_api.api.renderers import SchedulerBrowsableAPIRenderer
-from django_scheduler_api.api.schema import SchedulerAutoSchema, document
+from django_scheduler_api.api.schema import SchedulerAutoSchema, action_description, document
 from django_scheduler_api.api.serializers import (
     DeletedSerializer,
     ExecutionDetailSerializer,
@@ -156,7 +156,7 @@ class SchedulerAPIView:
             method: method for method in ("get", "post", "patch", "delete") if hasattr(self, method)
         }
         text = "\n\n".join(
-            f"**{method.upper()}**: {formatting.dedent(getattr(self, action).__doc__ or '')}"
+            f"**{method.upper()}**: {action_description(self, action)}"
             for method, action in actions.items()
             if method not in ("head", "options")  # HEAD is GET without a body: saying so twice helps nobody
         )
@@ -233,6 +233,15 @@ class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     lookup_url_kwarg = "id"
     id_parameter = JOB_ID
     validate_id = staticmethod(job_id_validator)
+    inherited_actions = {
+        "list": {
+            "summary": "List jobs",
+            "description": "Jobs ordered by id, filtered by `state`, `group`, `handler`; paged by "
+            "`skip`/`take`.",
+            "parameters": [JobFilter, *PAGING_HEADERS],
+        },
+        "retrieve": {"summary": "Get a job", "description": "The job."},
+    }
 
     def get_queryset(self) -> QuerySet:
         if self.action == "executions":
@@ -259,16 +268,6 @@ class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         serializer = self.get_serializer(job)
         writable = [name for name, field in serializer.fields.items() if not field.read_only]
         return {name: serializer.data[name] for name in writable if name != "id"}
-
-    @document(summary="List jobs", parameters=[JobFilter, *PAGING_HEADERS])
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Jobs ordered by id, filtered by `state`, `group`, `handler`; paged by `skip`/`take`."""
-        return super().list(request, *args, **kwargs)
-
-    @document(summary="Get a job")
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The job."""
-        return super().retrieve(request, *args, **kwargs)
 
     @document(
         summary="Add or replace a job",
@@ -323,22 +322,23 @@ class ExecutionViewSet(ListView, viewsets.ReadOnlyModelViewSet):
     lookup_url_kwarg = "id"
     id_parameter = EXECUTION_ID
     validate_id = staticmethod(uuid.UUID)
+    inherited_actions = {
+        "list": {
+            "summary": "List executions",
+            "description": "Executions of all jobs, newest first, filtered by `job` and `status`.",
+            "parameters": [ExecutionFilter, *PAGING_HEADERS],
+        },
+        "retrieve": {
+            "summary": "Get an execution",
+            "description": "One execution: its status, times, data, result, error and traceback.",
+        },
+    }
 
     def get_serializer_class(self) -> type[ExecutionSerializer]:
         return ExecutionDetailSerializer if self.action == "retrieve" else ExecutionSerializer
 
     def get_object(self) -> Execution:
         return services.get_execution(self.kwargs["id"])
-
-    @document(summary="List executions", parameters=[ExecutionFilter, *PAGING_HEADERS])
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Executions of all jobs, newest first, filtered by `job` and `status`."""
-        return super().list(request, *args, **kwargs)
-
-    @document(summary="Get an execution")
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """One execution: its status, times, data, result, error and traceback."""
-        return super().retrieve(request, *args, **kwargs)
 
 
 class HandlerListView(SchedulerAPIView, APIView):
