@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from django_scheduler_api import planning, validation
+from django_scheduler_api import validation
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
-from django_scheduler_api.services import reschedule
+from django_scheduler_api.services import reschedule, schedule_of
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _create(fields: dict[str, Any], now: datetime) -> str:
 
 
 def _update(job: Job, fields: dict[str, Any], now: datetime) -> str:
-    before = planning.Schedule.of(job)
+    before = schedule_of(job)
     changed = [
         name for name, value in fields.items() if name not in ("id", "state") and getattr(job, name) != value
     ]
@@ -115,7 +115,7 @@ def _update(job: Job, fields: dict[str, Any], now: datetime) -> str:
     for name in changed:
         setattr(job, name, fields[name])
     job.source = Job.Source.CODE
-    if planning.Schedule.of(job) != before:
+    if schedule_of(job) != before:
         reschedule(job, now)
     job.save()
     return "updated"

@@ -95,6 +95,10 @@ class Job(models.Model):
     # fire's time (planning.jitter_delay), so every scheduler computes the same instant.
     jitter = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_INTERVAL)])
     data = models.JSONField(default=dict, blank=True)
+    # The ids of the calendars whose exclusions skip this job's fires (docs/scheduling.rst,
+    # "Calendars"). A list rather than a many-to-many table so that a job's schedule is one row, read
+    # by the claim as it is; a calendar in use cannot be deleted (services refuse it).
+    calendars = models.JSONField(default=list, blank=True)
     next_fire_time = models.DateTimeField(null=True, blank=True)
     previous_fire_time = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
@@ -105,7 +109,7 @@ class Job(models.Model):
     # recomputes ``next_fire_time`` (and re-arms a one-shot job); the scheduler's claim reads them.
     TIMING_FIELDS = (
         "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
-        "end_time", "jitter",
+        "end_time", "jitter", "calendars",
     )  # fmt: skip
 
     class Meta:
@@ -129,6 +133,32 @@ class Job(models.Model):
     @property
     def is_one_shot(self) -> bool:
         return not self.cron_expression and not self.interval
+
+
+class Calendar(models.Model):
+    """A named set of exclusions that jobs refer to by id: no fire of such a job falls in them.
+
+    As Quartz's ``HolidayCalendar``, ``AnnualCalendar`` and ``CronCalendar`` in one: local dates
+    (``2026-12-25``), inclusive date ranges (``{"start": "2026-12-24", "end": "2026-12-31"}``),
+    dates every year (``12-25``, ``02-29``) and Quartz cron expressions whose selected seconds are
+    excluded, all read on the clock of the zone of the job that uses the calendar
+    (docs/scheduling.rst, "Calendars").
+    """
+
+    id = IdentifierField(primary_key=True, max_length=200, validators=[job_id_validator])
+    description = models.TextField(blank=True, default="")
+    dates = models.JSONField(default=list, blank=True)
+    date_ranges = models.JSONField(default=list, blank=True)
+    yearly_dates = models.JSONField(default=list, blank=True)
+    cron_expressions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.id
 
 
 class Execution(models.Model):

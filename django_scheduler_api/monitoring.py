@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from django_scheduler_api import planning, services
 from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.engine import store
 from django_scheduler_api.models import Execution, Job, PrunedExecutions
 
 # Upper bounds (seconds) of the histograms' buckets: a scheduler exact to the millisecond needs
@@ -380,13 +381,18 @@ def upcoming_fires(now: datetime, until: datetime, *, jobs: int, per_job: int) -
     soonest = (
         Job.objects.filter(state=Job.State.PLANNED, next_fire_time__isnull=False, next_fire_time__lte=until)
         .order_by("next_fire_time", "id")
-        .only("id", "cron_expression", "timezone", "start_time", "end_time", "next_fire_time")[:jobs]
+        .only("id", "cron_expression", "timezone", "start_time", "end_time", "next_fire_time", "calendars")[
+            :jobs
+        ]
     )
-    return [_upcoming(job, now, until, per_job) for job in sorted(soonest, key=lambda job: job.id)]
+    rules = store.calendar_rules(name for job in soonest for name in job.calendars or ())
+    return [_upcoming(job, now, until, per_job, rules) for job in sorted(soonest, key=lambda job: job.id)]
 
 
-def _upcoming(job: Job, now: datetime, until: datetime, per_job: int) -> Upcoming:
-    schedule = planning.Schedule.of(job)
+def _upcoming(
+    job: Job, now: datetime, until: datetime, per_job: int, rules: dict[str, planning.CalendarRules]
+) -> Upcoming:
+    schedule = planning.Schedule.of(job, rules)
     fires: list[datetime] = []
     fire = job.next_fire_time
     while fire is not None and fire <= until and len(fires) < per_job:

@@ -1,5 +1,5 @@
-"""Fire-time arithmetic: a job's cron (or interval), zone and [start_time, end_time] window -> its
-next fire.
+"""Fire-time arithmetic: a job's cron (or interval), zone, [start_time, end_time] window and
+calendars -> its next fire.
 
 Pure functions over plain values (no database), so the scheduler loop, the API and the admin all
 compute the same times. All datetimes in and out are aware; results are in UTC.
@@ -8,15 +8,22 @@ compute the same times. All datetimes in and out are aware; results are in UTC.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django_scheduler_api.cron import CronError, CronExpression, describe
+from django_scheduler_api.exclusions import Budget, CalendarRules, ExcludedEverything, excluded_until
 from django_scheduler_api.models import Execution, Job
 
+__all__ = ["CalendarRules", "ExcludedEverything"]  # with the names defined below
+
 ONE_SECOND = timedelta(seconds=1)
+ONE_MICROSECOND = timedelta(microseconds=1)
+# An excluded stretch that ends this late (a range to 9999-12-31) leaves no fire after it.
+EXCLUSION_HORIZON = datetime(9999, 12, 31, tzinfo=UTC)
 # The anchor of an interval that has neither ``interval_anchor`` nor ``start_time``: fires fall on
 # whole multiples of the interval since the Unix epoch (as Temporal's interval specs with no phase),
 # so "every 900 s" fires at :00, :15, :30, :45 and every process computes the same times.
@@ -43,10 +50,18 @@ class Schedule:
     repeat_count: int | None = None
     jitter: int = 0
     jitter_key: str = ""  # the job's id: what makes two jobs' delays differ
+    calendars: tuple[CalendarRules, ...] = ()  # whose exclusions skip fires, read in ``timezone``
 
     @classmethod
-    def of(cls, job: Any) -> Schedule:
-        """The schedule of anything with the Job's schedule attributes (a model or a dict-like)."""
+    def of(cls, job: Any, rules: Mapping[str, CalendarRules] | None = None) -> Schedule:
+        """The schedule of anything with the Job's schedule attributes (a model or a dict-like).
+
+        ``rules`` holds (at least) the job's calendars by name; a job that names calendars has no
+        schedule without them, so leaving them out is a mistake, not "no exclusions".
+        """
+        names = list(getattr(job, "calendars", None) or ())
+        if names and rules is None:
+            raise ValueError(f"The schedule of job {getattr(job, 'id', '?')!r} needs its calendars' rules.")
         return cls(
             cron_expression=job.cron_expression or "",
             timezone=job.timezone or "UTC",
@@ -57,6 +72,7 @@ class Schedule:
             repeat_count=getattr(job, "repeat_count", None),
             jitter=getattr(job, "jitter", 0) or 0,
             jitter_key=str(getattr(job, "id", "") or ""),
+            calendars=tuple(rules[name] for name in names if rules is not None and name in rules),
         )
 
     @property
@@ -76,10 +92,11 @@ def next_fire_time(
 
     A schedule without cron fires once: at ``start_time``, or at ``after`` (that is, at once) when
     ``start_time`` is empty or past; once it has fired (``previous_fire_time``) it has no next fire.
-    An interval schedule fires at ``anchor + k * interval`` (docs/scheduling.rst). With ``jitter``
-    the fire is the schedule's time plus ``jitter_delay``.
+    An interval schedule fires at ``anchor + k * interval`` (docs/scheduling.rst). A time that one
+    of the schedule's calendars excludes is skipped (``ExcludedEverything`` when a bounded search
+    finds none that is not). With ``jitter`` the fire is the schedule's time plus ``jitter_delay``.
     """
-    fire = _next_schedule_time(schedule, after, previous_fire_time)
+    fire = _next_included_time(schedule, after, previous_fire_time)
     if fire is None or not schedule.jitter:
         return fire
     return fire + jitter_delay(schedule, fire)
@@ -101,6 +118,30 @@ def jitter_delay(schedule: Schedule, fire: datetime) -> timedelta:
     seed = f"{schedule.jitter_key}|{fire.astimezone(UTC).isoformat()}".encode()
     number = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big")
     return timedelta(milliseconds=number % (bound_ms + 1))
+
+
+def _next_included_time(
+    schedule: Schedule, after: datetime, previous_fire_time: datetime | None
+) -> datetime | None:
+    """The schedule's first time after ``after`` that no calendar excludes (before any jitter).
+
+    From an excluded time the search goes on from the end of its excluded stretch (the next local
+    day for a date, the first second the cron does not select), the way Quartz's triggers ask
+    ``Calendar.getNextIncludedTime``; each step counts against a ``Budget``.
+    """
+    fire = _next_schedule_time(schedule, after, previous_fire_time)
+    if not schedule.calendars:
+        return fire
+    budget = Budget((calendar.name for calendar in schedule.calendars), after)
+    while fire is not None:
+        until = excluded_until(schedule.calendars, fire, schedule.timezone, budget)
+        if until is None:
+            return fire
+        budget.spend()
+        if until >= EXCLUSION_HORIZON:
+            return None
+        fire = _next_schedule_time(schedule, until - ONE_MICROSECOND, fire)  # the first at or after
+    return None
 
 
 def _next_schedule_time(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_scheduler_api import planning, signals, validation
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
-from django_scheduler_api.engine import wakeup
+from django_scheduler_api.engine import store, wakeup
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
 from django_scheduler_api.models import Execution, Job, SchedulerNode, is_job_id
 
@@ -84,11 +84,22 @@ def select_jobs(ids: list[str], *, default: Any = None, lock: bool = True) -> li
     return [found[i] for i in ids]
 
 
-def reschedule(job: Job, now: datetime | None = None) -> Job:
-    """Recompute ``next_fire_time`` from now (after a change of cron, zone, window or state)."""
+def schedule_of(job: Any, rules: dict[str, planning.CalendarRules] | None = None) -> planning.Schedule:
+    """The schedule of a job (or anything with its fields), with the rules of its calendars (read
+    from the database unless given)."""
+    if rules is None:
+        rules = store.calendar_rules(getattr(job, "calendars", None) or ())
+    return planning.Schedule.of(job, rules)
+
+
+def reschedule(
+    job: Job, now: datetime | None = None, rules: dict[str, planning.CalendarRules] | None = None
+) -> Job:
+    """Recompute ``next_fire_time`` from now (after a change of cron, zone, window, calendars or
+    state)."""
     now = now or timezone.now()
     job.next_fire_time = planning.next_fire_time(
-        planning.Schedule.of(job), now, previous_fire_time=job.previous_fire_time
+        schedule_of(job, rules), now, previous_fire_time=job.previous_fire_time
     )
     return job
 
@@ -191,6 +202,8 @@ def save_job(
 @transaction.atomic
 def _save_job(job_id: str, fields: dict[str, Any], *, partial: bool, source: str) -> tuple[Job, bool]:
     job = Job.objects.select_for_update().filter(pk=job_id).first()
+    if fields.get("calendars"):
+        validation.lock_calendars(fields["calendars"])
     created = job is None
     if created and partial:
         raise UnknownJobs([job_id])
@@ -223,7 +236,7 @@ def _announce_state(job: Job) -> None:
 def _plan(job: Job, *, rearm: bool) -> None:
     """Recompute the next fire from now; a re-armed one-shot ignores that it has fired before."""
     if rearm and job.is_one_shot:
-        job.next_fire_time = planning.next_fire_time(planning.Schedule.of(job), timezone.now())
+        job.next_fire_time = planning.next_fire_time(schedule_of(job), timezone.now())
     else:
         reschedule(job)
 
@@ -305,7 +318,7 @@ def upcoming_fire_times(job: Any, count: int = 5, now: datetime | None = None) -
 
 
 def _fires(job: Any, after: datetime) -> Iterator[datetime]:
-    return _schedule_fires(planning.Schedule.of(job), after, job.previous_fire_time)
+    return _schedule_fires(schedule_of(job), after, job.previous_fire_time)
 
 
 def _schedule_fires(
@@ -349,7 +362,8 @@ def status(now: datetime | None = None) -> Status:
 
 @dataclass(frozen=True)
 class Preview:
-    """The next fire times of a cron expression read in a zone, or of an interval."""
+    """The next fire times of a cron expression read in a zone, or of an interval, less the times
+    that ``calendars`` exclude."""
 
     cron_expression: str
     description: str
@@ -358,6 +372,7 @@ class Preview:
     interval: int | None = None
     interval_anchor: datetime | None = None
     repeat_count: int | None = None
+    calendars: list[str] = field(default_factory=list)
 
 
 def preview(
@@ -369,21 +384,28 @@ def preview(
     interval: int | None = None,
     interval_anchor: datetime | None = None,
     repeat_count: int | None = None,
+    calendars: list[str] | None = None,
 ) -> Preview:
     """The next ``count`` fires of a valid expression in ``zone`` (default: the configured zone), or
-    of an interval from its anchor, strictly after ``after`` (default now), as the scheduler computes
-    them."""
+    of an interval from its anchor, strictly after ``after`` (default now), without the times the
+    ``calendars`` exclude, as the scheduler computes them. ``ExcludedEverything`` when they exclude
+    every fire the search looked at."""
     zone = zone or scheduler_settings.DEFAULT_TIMEZONE
     after = after or timezone.now()
+    names = list(calendars or ())
+    schedule = planning.Schedule(
+        cron_expression="" if interval else cron_expression,
+        timezone=zone,
+        interval=interval,
+        interval_anchor=interval_anchor if interval else None,
+        repeat_count=repeat_count if interval else None,
+        calendars=tuple(store.calendar_rules(names)[name] for name in names),
+    )
+    fires = list(islice(_schedule_fires(schedule, after, None), count))
     if interval:
-        schedule = planning.Schedule(
-            interval=interval, interval_anchor=interval_anchor, repeat_count=repeat_count
-        )
-        fires = list(islice(_schedule_fires(schedule, after, None), count))
         description = planning.describe_interval(interval)
-        return Preview("", description, zone, fires, interval, interval_anchor, repeat_count)
-    times = planning.parse_cron(cron_expression).fire_times(after, zone)
-    return Preview(cron_expression, describe(cron_expression), zone, list(islice(times, count)))
+        return Preview("", description, zone, fires, interval, interval_anchor, repeat_count, names)
+    return Preview(cron_expression, describe(cron_expression), zone, fires, calendars=names)
 
 
 def live_nodes(now: datetime | None = None) -> list[SchedulerNode]:

@@ -12,20 +12,23 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils import humanize_datetime
 
-from django_scheduler_api import jsonvalues
+from django_scheduler_api import jsonvalues, planning
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, CronExpression
-from django_scheduler_api.models import Job, job_id_validator
+from django_scheduler_api.engine import store
+from django_scheduler_api.models import Calendar, Job, is_job_id, job_id_validator
 from django_scheduler_api.registry import HandlerNotRegistered, registry
 
 # The fields of a job that its definition sets (the API, the admin form, declared jobs, services);
@@ -33,7 +36,7 @@ from django_scheduler_api.registry import HandlerNotRegistered, registry
 WRITABLE_FIELDS = (
     "id", "group", "name", "state", "description", "handler", "cron_expression", "interval",
     "interval_anchor", "repeat_count", "timezone", "start_time", "end_time", "misfire_policy",
-    "overlap_policy", "jitter", "data",
+    "overlap_policy", "jitter", "data", "calendars",
 )  # fmt: skip
 
 # What the scheduler keeps about a job, read-only wherever a job is shown.
@@ -168,6 +171,57 @@ def validate_schedule(value: Callable[[str], Any]) -> None:
     )
 
 
+# How many calendar ids a refusal lists at most (a project may have many calendars).
+LISTED_CALENDARS = 20
+
+
+def validate_calendars(value: Any, *, lock: bool = False) -> list[str]:
+    """A list of ids of existing calendars, duplicates dropped, order kept (docs/scheduling.rst,
+    "Calendars"). With ``lock`` the calendars' rows are locked for the caller's transaction, so a
+    calendar cannot be deleted between this check and the job's save."""
+    if not isinstance(value, list | tuple) or not all(isinstance(name, str) for name in value):
+        raise ValidationError("calendars must be a list of calendar ids.", code="invalid_calendars")
+    names = list(dict.fromkeys(value))
+    found = Calendar.objects.filter(id__in=[name for name in names if is_job_id(name)])
+    if lock:
+        found = found.select_for_update()
+    known = set(found.values_list("id", flat=True))
+    missing = [name for name in names if name not in known]
+    if missing:
+        existing = list(Calendar.objects.order_by("id").values_list("id", flat=True)[: LISTED_CALENDARS + 1])
+        listed = ", ".join(existing[:LISTED_CALENDARS]) + (
+            ", ..." if len(existing) > LISTED_CALENDARS else ""
+        )
+        raise ValidationError(
+            f"Unknown calendar {', '.join(repr(name) for name in missing)}. "
+            f"Calendars: {listed or 'none yet'}.",
+            code="unknown_calendar",
+        )
+    return names
+
+
+def lock_calendars(names: list[str]) -> None:
+    """Lock the rows of the calendars a job is saved with; ValidationError if one is gone."""
+    try:
+        validate_calendars(names, lock=True)
+    except ValidationError as exc:
+        raise ValidationError({"calendars": exc}) from None
+
+
+def validate_fire_left(value: Callable[[str], Any], now: datetime | None = None) -> None:
+    """A job whose calendars exclude every fire is refused: it would never fire, and nobody would
+    be told. ``value(name)`` gives a field's value, as for ``validate_schedule``."""
+    names = list(value("calendars") or ())
+    if not names:
+        return
+    job = SimpleNamespace(**{name: value(name) for name in WRITABLE_FIELDS})
+    schedule = planning.Schedule.of(job, store.calendar_rules(names))
+    try:
+        planning.next_fire_time(schedule, now or timezone.now())
+    except planning.ExcludedEverything as exc:
+        raise ValidationError({"calendars": ValidationError(str(exc), code="excludes_everything")}) from None
+
+
 # ISO 8601's extended format as RFC 3339 writes it, in ASCII digits: a date, a time to the minute at
 # least and an optional offset (none: UTC). Python's parser also takes week dates ("2026-W01-1"),
 # ordinal dates and any Unicode digit, which nobody means.
@@ -270,6 +324,19 @@ def non_string_errors(fields: dict[str, serializers.Field], data: dict[str, Any]
     }
 
 
+def writable_only(fields: dict[str, serializers.Field], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without its read-only keys (so that what GET answers can be sent back); an unknown
+    key is a 400 naming it and the writable ones (a typo must never pass silently)."""
+    writable = {name for name, field in fields.items() if not field.read_only}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        known = ", ".join(sorted(writable))
+        raise serializers.ValidationError(
+            {key: [f"Unknown field. Writable fields: {known}."] for key in unknown}
+        )
+    return {key: value for key, value in data.items() if key in writable}
+
+
 class UTCModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose model datetimes are UTC instants (see ``UTCDateTimeField``)."""
 
@@ -291,6 +358,11 @@ class JobFieldsSerializer(UTCModelSerializer):
     misfire_policy = LenientChoiceField(Job.MisfirePolicy, required=False)
     overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
     data = JSONObjectField(required=False)
+    calendars = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Ids of calendars whose excluded dates and times this job does not fire in.",
+    )
 
     class Meta:
         model = Job
@@ -357,14 +429,7 @@ class JobFieldsSerializer(UTCModelSerializer):
         return result
 
     def _without_read_only(self, data: dict[str, Any]) -> dict[str, Any]:
-        writable = {name for name, field in self.fields.items() if not field.read_only}
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            known = ", ".join(sorted(writable))
-            raise serializers.ValidationError(
-                {key: [f"Unknown field. Writable fields: {known}."] for key in unknown}
-            )
-        return {key: value for key, value in data.items() if key in writable}
+        return writable_only(self.fields, data)
 
     def validate_cron_expression(self, value: str) -> str:
         return validate_cron_expression(value)
@@ -375,11 +440,22 @@ class JobFieldsSerializer(UTCModelSerializer):
     def validate_data(self, value: Any) -> dict[str, Any]:
         return validate_data(value)
 
+    def validate_calendars(self, value: Any) -> list[str]:
+        return validate_calendars(value)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The rules between fields (``validate_schedule``), reading omitted ones from the job for a
-        PATCH."""
+        """The rules between fields (``validate_schedule``, ``validate_fire_left``), reading omitted
+        ones from the job for a PATCH and as their defaults otherwise."""
         current = self.instance if self.partial else None
-        validate_schedule(lambda name: attrs.get(name, getattr(current, name, None)))
+        job_id = self.context.get("job_id") or attrs.get("id")
+        defaults = job_defaults(job_id if isinstance(job_id, str) else "") if current is None else {}
+        defaults["id"] = job_id
+
+        def value(name: str) -> Any:
+            return attrs.get(name, getattr(current, name, defaults.get(name)))
+
+        validate_schedule(value)
+        validate_fire_left(value)
         return attrs
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.test import APIClient
 
+from django_scheduler_api import calendars as services_calendars
 from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
@@ -113,10 +114,13 @@ def test_a_declaration_is_read_as_the_api_reads_a_body(declare):
         {"start_time": "soon"},
         {"data": [1, 2]},
         {"handler": "nobody"},
+        {"calendars": ["no-such-calendar"]},
+        {"calendars": ["always"]},
     ],
 )
 def test_a_declaration_is_refused_with_the_api_s_message(declare, fields):
     """Every refusal names the same field with the same words as the API's 400 for that body."""
+    services_calendars.save_calendar("always", {"cron_expressions": ["* * * ? * *"]})
     body = {**HOURLY, **fields}
     answer = APIClient().post("/scheduler/jobs/reports.hourly", body, format="json")
     assert answer.status_code == 400
@@ -146,3 +150,15 @@ def test_a_declaration_in_the_dotnet_shape_loads_as_the_api_reads_it(declare):
     assert (job.group, job.name, job.description, job.data) == ("reports", "daily", "", {})
     assert job.misfire_policy == "fire_and_proceed" and job.end_time is None
     assert job.start_time == datetime(2030, 1, 1, 7, 15, 0, 123456, tzinfo=UTC)
+
+
+def test_a_declared_job_names_calendars_and_skips_what_they_exclude(declare):
+    services_calendars.save_calendar("new-year", {"yearly_dates": ["01-01"]})
+    declare({**HOURLY, "cron_expression": "0 0 12 1,2 1 ? 2031", "calendars": ["new-year"]})
+    assert sync_declared_jobs().created == ["reports.hourly"]
+    job = Job.objects.get()
+    assert job.calendars == ["new-year"]
+    assert job.next_fire_time == datetime(2031, 1, 2, 12, tzinfo=UTC)
+    declare({**HOURLY, "cron_expression": "0 0 12 1,2 1 ? 2031"})  # the calendar taken out
+    assert sync_declared_jobs().updated == ["reports.hourly"]
+    assert Job.objects.get().next_fire_time == datetime(2031, 1, 1, 12, tzinfo=UTC)

@@ -13,7 +13,7 @@ from django import forms
 
 from django_scheduler_api import validation
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import Job
+from django_scheduler_api.models import Calendar, Job
 from django_scheduler_api.registry import registry
 
 
@@ -30,6 +30,22 @@ def handler_choices(current: str | None = None) -> list[tuple[str, str]]:
     return choices
 
 
+def calendar_choices(current: list[str] | None = None) -> list[tuple[str, str]]:
+    """Every calendar, plus any the job names that no longer exists (so the form says why it is
+    refused rather than dropping it unseen)."""
+    names = list(Calendar.objects.order_by("id").values_list("id", flat=True))
+    missing = [name for name in current or () if name not in names]
+    return [(name, name) for name in names] + [(name, f"{name} (no such calendar)") for name in missing]
+
+
+class CalendarsField(forms.MultipleChoiceField):
+    """Calendar ids; whether each exists is ``validation.validate_calendars``'s to say (with the
+    API's words), not the choice list's."""
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
 class JobAdminForm(forms.ModelForm):
     """A job as the admin edits it; ``group`` and ``name`` default from the id as in the API."""
 
@@ -38,6 +54,11 @@ class JobAdminForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField"}),
         help_text='A JSON object handed to the handler, e.g. {"recipients": 3}.',
+    )
+    calendars = CalendarsField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="No fire falls in what these calendars exclude (read in the job's time zone).",
     )
 
     class Meta:
@@ -69,6 +90,8 @@ class JobAdminForm(forms.ModelForm):
                 self.fields[name].initial = ""
         if "handler" in self.fields:
             self.fields["handler"].widget.choices = handler_choices(self.instance.handler or None)
+        if "calendars" in self.fields:
+            self.fields["calendars"].choices = calendar_choices(self.instance.calendars)
         if "timezone" in self.fields and self.instance._state.adding:
             self.fields["timezone"].initial = scheduler_settings.DEFAULT_TIMEZONE
 
@@ -85,9 +108,16 @@ class JobAdminForm(forms.ModelForm):
         value = self.cleaned_data.get("data")
         return validation.validate_data({} if value is None else value)
 
+    def clean_calendars(self) -> list[str]:
+        return validation.validate_calendars(list(self.cleaned_data.get("calendars") or ()))
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        validation.validate_schedule(cleaned.get)
+        values = {name: cleaned.get(name) for name in validation.WRITABLE_FIELDS}
+        values["id"] = values.get("id") or self.instance.pk
+        validation.validate_schedule(values.get)
+        if not self.errors:  # the search needs every field valid
+            validation.validate_fire_left(values.get)
         return cleaned
 
     def job_fields(self) -> dict[str, Any]:

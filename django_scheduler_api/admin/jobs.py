@@ -27,6 +27,7 @@ from django_scheduler_api.admin.forms import JobAdminForm
 from django_scheduler_api.cli.tables import when
 from django_scheduler_api.cron import CronError
 from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.planning import ExcludedEverything
 
 RECENT_EXECUTIONS = 10
 DURATION_RUNS = 50
@@ -156,7 +157,7 @@ class JobAdmin(admin.ModelAdmin):
             return "Shown once the job is saved."
         try:
             fires = services.upcoming_fire_times(job, 5)
-        except CronError as exc:
+        except (CronError, ExcludedEverything) as exc:
             return str(exc)
         if not fires:
             return "None: the schedule has no fire left."

@@ -55,6 +55,12 @@ class JobExecutionFilter(QueryFilter):
     narrow = staticmethod(services.filter_executions)
 
 
+class CalendarFilter(QueryFilter):
+    """Calendars have no filter of their own: only the paging parameters."""
+
+    narrow = staticmethod(lambda queryset: queryset)
+
+
 class QueryFilterBackend(BaseFilterBackend):
     """Applies the ``QueryFilter`` a view names for its current action (``get_query_filter``).
 

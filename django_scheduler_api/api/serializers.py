@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from django_scheduler_api import services, validation
+from django_scheduler_api import calendars, services, validation
 from django_scheduler_api.api.fields import LinkField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import at_most_max_take
@@ -214,6 +214,11 @@ class PreviewQuerySerializer(serializers.Serializer):
     )
     after = UTCDateTimeField(required=False, help_text="Fire times strictly after; default now")
     count = serializers.IntegerField(required=False, min_value=1, default=10, validators=[at_most_max_take])
+    calendar = serializers.CharField(
+        required=False,
+        source="calendars",
+        help_text="Calendar ids separated by , whose excluded times are skipped (read in timezone)",
+    )
 
     def validate_cron_expression(self, value: str) -> str:
         value = validation.validate_cron_expression(value)
@@ -223,6 +228,12 @@ class PreviewQuerySerializer(serializers.Serializer):
 
     def validate_timezone(self, value: str) -> str:
         return validation.validate_timezone(value)
+
+    def validate_calendar(self, value: str) -> list[str]:
+        names = services.parse_ids(value)
+        if not names:
+            raise serializers.ValidationError("Names no calendar id. Leave calendar out for none.")
+        return validation.validate_calendars(names)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Exactly one of ``cron_expression`` and ``interval``, with the job's rules between them."""
@@ -246,6 +257,40 @@ class PreviewSerializer(serializers.Serializer):
     interval = serializers.IntegerField(allow_null=True)
     interval_anchor = UTCDateTimeField(allow_null=True)
     repeat_count = serializers.IntegerField(allow_null=True)
+    calendars = serializers.ListField(
+        child=serializers.CharField(), help_text="The calendars whose excluded times are skipped"
+    )
+
+
+class CalendarSerializer(calendars.CalendarFieldsSerializer):
+    """A calendar: a named set of excluded dates and times that jobs name in ``calendars``. The id
+    comes from the URL; an ``id`` in the body must repeat it."""
+
+    url = LinkField("calendar-detail", {"id": "id"})
+
+    class Meta(calendars.CalendarFieldsSerializer.Meta):
+        fields = ["id", "url", *calendars.CALENDAR_FIELDS[1:], "created_at", "updated_at"]
+        read_only_fields = ("created_at", "updated_at")
+
+    def validate_id(self, value: str) -> str:
+        calendar_id = self.context.get("calendar_id")
+        if calendar_id is not None and value != calendar_id:
+            raise serializers.ValidationError(
+                f"The body's id {value!r} differs from the URL's {calendar_id!r}."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        attrs.pop("id", None)
+        return attrs
+
+
+class CalendarInUseSerializer(serializers.Serializer):
+    """The 409 of deleting a calendar that jobs name: nothing is deleted."""
+
+    detail = serializers.CharField()
+    jobs = serializers.ListField(child=serializers.CharField(), help_text="The jobs that name the calendar.")
 
 
 class DeletedSerializer(serializers.Serializer):

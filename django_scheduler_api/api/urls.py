@@ -40,6 +40,15 @@ urlpatterns = [
         views.JobViewSet.as_view({"get": "executions"}, name="Job executions"),
         "job-executions",
     ),
+    route("calendars", views.CalendarViewSet.as_view({"get": "list"}, name="Calendars"), "calendar-list"),
+    route(
+        rf"calendars/{ID}",
+        views.CalendarViewSet.as_view(
+            {"get": "retrieve", "post": "replace", "patch": "partial_update", "delete": "destroy"},
+            name="Calendar",
+        ),
+        "calendar-detail",
+    ),
     route("executions", views.ExecutionViewSet.as_view({"get": "list"}, name="Executions"), "execution-list"),
     route(
         rf"executions/{ID}",

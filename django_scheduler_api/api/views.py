@@ -25,9 +25,10 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import formatting
 from rest_framework.views import APIView
 
-from django_scheduler_api import services
+from django_scheduler_api import calendars, services
 from django_scheduler_api.api.exceptions import exception_handler
 from django_scheduler_api.api.filters import (
+    CalendarFilter,
     ExecutionFilter,
     JobExecutionFilter,
     JobFilter,
@@ -39,6 +40,8 @@ from django_scheduler_api.api.parsers import StrictJSONParser
 from django_scheduler_api.api.renderers import SchedulerBrowsableAPIRenderer
 from django_scheduler_api.api.schema import SchedulerAutoSchema, action_description, document
 from django_scheduler_api.api.serializers import (
+    CalendarInUseSerializer,
+    CalendarSerializer,
     DeletedSerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
@@ -52,7 +55,7 @@ from django_scheduler_api.api.serializers import (
     TriggeredSerializer,
 )
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import JOB_ID_PATTERN, Execution, Job, job_id_validator
+from django_scheduler_api.models import JOB_ID_PATTERN, Calendar, Execution, Job, job_id_validator
 from django_scheduler_api.registry import registry
 
 PAGING_HEADERS = [
@@ -88,6 +91,23 @@ CRON_EXPRESSION = OpenApiParameter(
     description="A Quartz cron expression (or give interval)",
     examples=[OpenApiExample("Weekdays at 10:15", value="0 15 10 ? * MON-FRI")],
 )
+CALENDAR_ID = OpenApiParameter(
+    "id",
+    str,
+    OpenApiParameter.PATH,
+    description="The calendar's id",
+    pattern=JOB_ID_PATTERN,
+    examples=[OpenApiExample("A calendar id", value="holidays-de")],
+)
+NEW_CALENDAR = {
+    "description": "Public holidays and the office's closing days",
+    "dates": ["2026-12-25", "2026-12-26"],
+    "date_ranges": [{"start": "2026-12-27", "end": "2026-12-31"}],
+    "yearly_dates": ["01-01", "05-01"],
+    "cron_expressions": ["* * 0-6 ? * *"],
+}
+CALENDAR_EXAMPLE = OpenApiExample("Holidays and nights", value=NEW_CALENDAR, request_only=True)
+CALENDAR_PATCH_EXAMPLE = OpenApiExample("More dates", value={"dates": ["2027-01-06"]}, request_only=True)
 TRIGGER_EXAMPLE = OpenApiExample("Extra data", value={"reason": "re-run after the fix"}, request_only=True)
 PATCH_EXAMPLE = OpenApiExample(
     "A new description", value={"description": "The daily report"}, request_only=True
@@ -315,6 +335,82 @@ class JobViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         return Response(self.get_serializer(job).data)
 
 
+class CalendarViewSet(ListView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Calendar.objects.all()
+    serializer_class = CalendarSerializer
+    query_filters = {"list": CalendarFilter}
+    lookup_url_kwarg = "id"
+    id_parameter = CALENDAR_ID
+    validate_id = staticmethod(job_id_validator)
+
+    def get_queryset(self) -> QuerySet:
+        return calendars.list_calendars()
+
+    def get_object(self) -> Calendar:
+        return calendars.get_calendar(self.kwargs["id"])
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "calendar_id": self.kwargs.get("id")}
+
+    def raw_data_example(self, method: str) -> dict[str, Any] | None:
+        """The browsable API's JSON form: the calendar's writable fields, or an example."""
+        if "id" not in self.kwargs or method not in ("POST", "PATCH"):
+            return None
+        try:
+            calendar = calendars.get_calendar(self.kwargs["id"])
+        except calendars.NoSuchCalendar:
+            return NEW_CALENDAR
+        data = self.get_serializer(calendar).data
+        return {name: data[name] for name in calendars.CALENDAR_FIELDS if name != "id"}
+
+    @document(summary="List calendars", parameters=PAGING_HEADERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Calendars ordered by id; paged by `skip`/`take`."""
+        return super().list(request, *args, **kwargs)
+
+    @document(summary="Get a calendar")
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The calendar."""
+        return super().retrieve(request, *args, **kwargs)
+
+    @document(
+        summary="Add or replace a calendar",
+        request=CalendarSerializer,
+        responses=CalendarSerializer,
+        examples=[CALENDAR_EXAMPLE],
+    )
+    def replace(self, request: Request, id: str) -> Response:
+        """Add the calendar, or replace it whole: omitted fields are empty. The jobs that name it
+        get their next fire recomputed; a change that would leave one without any fire is refused."""
+        return self._save(request, id, partial=False)
+
+    @document(
+        summary="Change fields of a calendar",
+        request=CalendarSerializer,
+        responses=CalendarSerializer,
+        examples=[CALENDAR_PATCH_EXAMPLE],
+    )
+    def partial_update(self, request: Request, id: str) -> Response:
+        """Change only the fields sent (a list sent replaces the stored list)."""
+        return self._save(request, id, partial=True)
+
+    @document(
+        summary="Delete a calendar", responses={"200": DeletedSerializer, "409": CalendarInUseSerializer}
+    )
+    def destroy(self, request: Request, id: str) -> Response:
+        """Delete the calendar. Refused with 409, listing them, while jobs name it."""
+        calendars.delete_calendar(id)
+        return Response({"id": id, "deleted": True})
+
+    def _save(self, request: Request, calendar_id: str, *, partial: bool) -> Response:
+        body = json_object(request)
+        instance = self.get_object() if partial else None
+        serializer = self.get_serializer(instance, data=body, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        calendar, _created = calendars.save_calendar(calendar_id, serializer.validated_data, partial=partial)
+        return Response(self.get_serializer(calendar).data)
+
+
 class ExecutionViewSet(ListView, viewsets.ReadOnlyModelViewSet):
     queryset = Execution.objects.all()
     serializer_class = ExecutionSerializer
@@ -359,7 +455,8 @@ class PreviewView(SchedulerAPIView, APIView):
     )
     def get(self, request: Request) -> Response:
         """The next `count` fire times of a cron expression in a zone, or of an interval (`interval`,
-        `interval_anchor`, `repeat_count`), strictly after `after`."""
+        `interval_anchor`, `repeat_count`), strictly after `after`, without the times the calendars
+        `calendar` exclude."""
         query = PreviewQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         return Response(PreviewSerializer(services.preview(**query.validated_data)).data)

@@ -87,6 +87,23 @@ class CronExpression:
         found = self._search.stepwise(wall, partial(lenient, zone=zone))
         return None if found is None else to_aware(found, zone)
 
+    def matches(self, moment: datetime, tz: str | tzinfo = "UTC") -> bool:
+        """Whether the wall-clock second of the aware ``moment`` in zone ``tz`` is selected.
+
+        What Quartz's ``CronCalendar`` asks of its expression: the second the instant falls in,
+        read on the zone's clock (both instants of a repeated autumn hour read the same).
+        """
+        wall = moment.astimezone(resolve_zone(tz))
+        parsed = self._parsed
+        return (
+            wall.second in parsed.seconds
+            and wall.minute in parsed.minutes
+            and wall.hour in parsed.hours
+            and wall.month in parsed.months
+            and wall.year in parsed.years
+            and self._search.days(wall.year, wall.month)[wall.day] == wall.day
+        )
+
     def fire_times(self, after: datetime, tz: str | tzinfo = "UTC") -> Iterator[datetime]:
         """Successive fire times after ``after``; ends when the schedule has none left."""
         zone = resolve_zone(tz)

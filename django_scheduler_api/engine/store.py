@@ -21,6 +21,7 @@ This is the only database-specific module of the engine. Correctness never rests
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from django.db.models.functions import Coalesce
 
 from django_scheduler_api import planning
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import Execution, Job, PrunedExecutions, WorkerNode
+from django_scheduler_api.models import Calendar, Execution, Job, PrunedExecutions, WorkerNode
+
+logger = logging.getLogger(__name__)
 
 # The job columns a claim needs; loading only these keeps the hot query narrow.
 CLAIM_FIELDS = (
@@ -94,9 +97,10 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
         if not jobs:
             return Claim()
         busy = _busy_jobs([j.pk for j in jobs if j.overlap_policy == Job.OverlapPolicy.SKIP])
+        rules = calendar_rules(name for job in jobs for name in job.calendars or ())
         executions = []
         for job in jobs:
-            plan = _plan(job, now, threshold, busy=job.pk in busy)
+            plan = _plan(job, now, threshold, busy=job.pk in busy, rules=rules)
             executions.extend(_executions(job, plan, now, node))
             job.next_fire_time, job.previous_fire_time = plan.next_fire_time, plan.previous_fire_time
         recorded = _insert(executions)
@@ -125,15 +129,34 @@ def bound_transaction() -> None:
         )
 
 
-def _plan(job: Job, now: datetime, threshold: timedelta, *, busy: bool) -> planning.FirePlan:
-    plan = planning.plan_due_job(
-        planning.Schedule.of(job),
-        job.next_fire_time,
-        now,
-        misfire_policy=job.misfire_policy,
-        threshold=threshold,
-        previous_fire_time=job.previous_fire_time,
-    )
+def calendar_rules(names: Iterable[str]) -> dict[str, planning.CalendarRules]:
+    """The rules of the calendars named (one query, none when no name is given), by id."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    return {
+        calendar.id: planning.CalendarRules.of(calendar)
+        for calendar in Calendar.objects.filter(id__in=wanted)
+    }
+
+
+def _plan(
+    job: Job, now: datetime, threshold: timedelta, *, busy: bool, rules: dict[str, planning.CalendarRules]
+) -> planning.FirePlan:
+    try:
+        plan = planning.plan_due_job(
+            planning.Schedule.of(job, rules),
+            job.next_fire_time,
+            now,
+            misfire_policy=job.misfire_policy,
+            threshold=threshold,
+            previous_fire_time=job.previous_fire_time,
+        )
+    except planning.ExcludedEverything as exc:
+        # Saving refuses such calendars; one can only get here by the calendar search giving up
+        # further on. The job stops (no next fire) rather than holding up every other job's claim.
+        logger.error("Job %s has no next fire and stops: %s", job.pk, exc)
+        return planning.FirePlan((), None, job.previous_fire_time)
     skip_overlap = job.overlap_policy == Job.OverlapPolicy.SKIP
     fires = planning.apply_overlap(plan.fires, skip_overlap=skip_overlap, busy=busy)
     return planning.FirePlan(fires, plan.next_fire_time, plan.previous_fire_time)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from django_scheduler_api.models import Execution, Job
+from django_scheduler_api.models import Calendar, Execution, Job
 
 BASE = "/scheduler"
 
@@ -19,11 +19,11 @@ def api() -> APIClient:
     return APIClient()
 
 
-def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every job and execution row, to compare before and after a refused request."""
+def snapshot() -> tuple[list[dict[str, Any]], ...]:
+    """Every job, execution and calendar row, to compare before and after a refused request."""
     jobs = list(Job.objects.order_by("id").values())
     executions = list(Execution.objects.order_by("id").values())
-    return jobs, executions
+    return jobs, executions, list(Calendar.objects.order_by("id").values())
 
 
 @pytest.fixture

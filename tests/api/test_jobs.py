@@ -15,7 +15,7 @@ JOB_KEYS = [
     "id", "url", "group", "name", "state", "description", "handler", "cron_expression",
     "cron_description", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
     "end_time", "misfire_policy", "overlap_policy", "jitter",
-    "data", "next_fire_time", "previous_fire_time", "executions_url", "source", "created_at",
+    "data", "calendars", "next_fire_time", "previous_fire_time", "executions_url", "source", "created_at",
     "updated_at",
 ]  # fmt: skip
 

@@ -24,6 +24,8 @@ OPERATIONS = {
     "/scheduler/jobs": ["get"],
     "/scheduler/jobs/{id}": ["get", "post", "patch", "delete"],
     "/scheduler/jobs/{id}/executions": ["get"],
+    "/scheduler/calendars": ["get"],
+    "/scheduler/calendars/{id}": ["get", "post", "patch", "delete"],
     "/scheduler/executions": ["get"],
     "/scheduler/executions/{id}": ["get"],
     "/scheduler/handlers": ["get"],
@@ -96,7 +98,9 @@ def test_every_error_response_uses_the_shared_shapes(api):
         for code, response in operation["responses"].items():
             if code != "200":
                 refs.add((code, response["content"]["application/json"]["schema"]["$ref"].split("/")[-1]))
-    assert refs == {("400", "BadRequest"), *((code, "Error") for code in ("403", "404", "406", "413", "415"))}
+    shared = {("400", "BadRequest"), *((code, "Error") for code in ("403", "404", "406", "413", "415"))}
+    assert refs == {*shared, ("409", "CalendarInUse")}  # an Error that also lists the jobs
+    assert set(components["CalendarInUse"]["properties"]) == {"detail", "jobs"}
 
 
 def test_answers_mark_every_key_required_and_requests_take_aliases_and_nulls(api):

@@ -71,6 +71,7 @@ def test_preview_lists_the_next_fire_times_strictly_after(api):
         "interval": None,
         "interval_anchor": None,
         "repeat_count": None,
+        "calendars": [],
     }
     assert body["description"]
 
