@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from django_scheduler_api import jsonvalues, services
+from django_scheduler_api import calendars, jsonvalues, planning, services
 from django_scheduler_api.api import serializers as api
 from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
@@ -41,7 +41,7 @@ def run(options: dict[str, Any]) -> Output:
     subcommand: Callable[[dict[str, Any], Request], Output] = SUBCOMMANDS[options["subcommand"]]
     try:
         return subcommand(options, request)
-    except (services.UnknownJobs, services.NoSuchJob) as exc:
+    except (services.UnknownJobs, services.NoSuchJob, planning.ExcludedEverything) as exc:
         raise CommandError(str(exc)) from None
     except ValidationError as exc:
         raise CommandError(error_message(exc.detail)) from None
@@ -91,6 +91,7 @@ def show(options: dict[str, Any], request: Request) -> Output:
         + [(name, data[name]) for name in ("interval", "interval_anchor", "repeat_count") if job.interval]
         + [(name, data[name]) for name in ("timezone", "start_time", "end_time", "misfire_policy")]
         + [("jitter", f"{job.jitter} s")]
+        + [("calendars", ", ".join(job.calendars))] * bool(job.calendars)
         + [("data", json.dumps(job.data, sort_keys=True))]
         + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
     )
@@ -136,14 +137,30 @@ def delete(options: dict[str, Any], request: Request) -> Output:
 
 def preview(options: dict[str, Any], request: Request) -> Output:
     """``GET /preview``: the next fire times of an expression or an interval, validated by the engine."""
-    names = ("cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "after", "count")
+    names = (
+        "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "after", "count",
+        "calendar",
+    )  # fmt: skip
     query = {k: options[k] for k in names if options[k] is not None}
     preview = services.preview(**validated(api.PreviewQuerySerializer, query, request=request))
     lines = "\n".join(f"  {tables.when(t)} UTC" for t in preview.fire_times)
     lines = lines or "  none: the schedule never fires again"
     header = f"{preview.cron_expression or f'every {preview.interval} s'}: {preview.description}"
     header += f" ({preview.timezone})" if preview.cron_expression else ""
+    header += f", not in {', '.join(preview.calendars)}" if preview.calendars else ""
     return Output(api.PreviewSerializer(preview).data, f"{header}\n{lines}")
+
+
+def list_calendars(options: dict[str, Any], request: Request) -> Output:
+    """``GET /calendars``: every calendar and what it excludes."""
+    found = list(calendars.list_calendars())
+    data = api.CalendarSerializer(found, many=True, context={"request": request}).data
+    rows = [
+        (c.id, len(c.dates), len(c.date_ranges), len(c.yearly_dates), "; ".join(c.cron_expressions) or "-")
+        for c in found
+    ]
+    text = tables.table(["ID", "DATES", "RANGES", "YEARLY", "CRON"], rows)
+    return Output(data, f"{text}\n\n{len(found)} calendar(s)")
 
 
 def _schedule(job: Any) -> str:
@@ -185,4 +202,5 @@ SUBCOMMANDS: dict[str, Callable[[dict[str, Any], Request], Output]] = {
     "trigger": trigger,
     "delete": delete,
     "preview": preview,
+    "calendars": list_calendars,
 }

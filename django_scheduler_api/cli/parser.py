@@ -36,6 +36,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     )
     delete.add_argument("id", help="The job's id.")
     _add_preview(sub, common)
+    sub.add_parser("calendars", parents=[common], help="The calendars and what each excludes.")
 
 
 def _add_ids(command: argparse.ArgumentParser) -> None:
@@ -66,3 +67,6 @@ def _add_preview(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     command.add_argument("--timezone", default=None, help="The IANA zone it is read in.")
     command.add_argument("--after", default=None, help="An ISO 8601 instant (default now).")
     command.add_argument("--count", default=None, help="How many fire times.")
+    command.add_argument(
+        "--calendar", default=None, help="Calendar ids (separated by ','): skip the times they exclude."
+    )

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from django_scheduler_api import calendars, services
 from django_scheduler_api.models import Execution, Job, SchedulerNode
 from tests.admin.conftest import make_execution, make_job
 from tests.support import ROOT, child_env
@@ -343,3 +344,40 @@ def test_errors_carry_the_rest_api_message(client, jobs, args, method, path):
     answer = call_api(client, method, path).json()
     expected = answer["detail"] if "detail" in answer else error_message(answer)
     assert refused(*args) == expected
+
+
+# -- calendars ----------------------------------------------------------------------------------
+
+
+def test_preview_with_calendars_skips_what_they_exclude_as_the_api_does(db, client):
+    calendars.save_calendar("new-year", {"yearly_dates": ["01-01"]})
+    calendars.save_calendar("nights", {"cron_expressions": ["* * 0-6 ? * *"]})
+    args = ("preview", "0 0 */6 * * ?", "--after", "2026-12-31T12:00:00Z", "--count", "3")
+    data = scheduler_json(*args, "--calendar", "new-year,nights")
+    assert data["fire_times"] == ["2026-12-31T18:00:00Z", "2027-01-02T12:00:00Z", "2027-01-02T18:00:00Z"]
+    query = "cron_expression=0+0+*/6+*+*+%3F&after=2026-12-31T12:00:00Z&count=3&calendar=new-year,nights"
+    assert call_api(client, "get", f"/scheduler/preview?{query}").json() == data
+    text = scheduler(*args, "--calendar", "new-year,nights")
+    assert text.splitlines()[0].endswith(", not in new-year, nights")
+
+
+def test_calendar_refusals_are_the_api_s(db):
+    calendars.save_calendar("always", {"cron_expressions": ["* * * ? * *"]})
+    assert refused("preview", "0 0 12 * * ?", "--calendar", "gone") == (
+        "calendar: Unknown calendar 'gone'. Calendars: always."
+    )
+    assert "'always' exclude every fire" in refused("preview", "0 0 12 * * ?", "--calendar", "always")
+
+
+def test_calendars_are_listed_and_shown_on_their_jobs(db):
+    calendars.save_calendar(
+        "holidays", {"dates": ["2030-12-25", "2030-12-26"], "cron_expressions": ["* * 0 ? * *"]}
+    )
+    services.save_job(
+        "uses.it", {"handler": "tests.echo", "cron_expression": "0 0 9 * * ?", "calendars": ["holidays"]}
+    )
+    listed = scheduler("calendars")
+    assert listed.splitlines()[1].split() == ["holidays", "2", "0", "0", "*", "*", "0", "?", "*", "*"]
+    assert scheduler_json("calendars")[0]["id"] == "holidays"
+    shown = [line.split() for line in scheduler("show", "uses.it").splitlines()]
+    assert ["calendars:", "holidays"] in shown
