@@ -241,7 +241,9 @@ class Scheduler:
             threshold=scheduler_settings.misfire_threshold,
             unclaimed=_broker_queue_empty(),
         )
-        stats.resent, stats.misfired = outbox.sent, outbox.misfired
+        # Added, not set: ``push_refused`` may have re-sent fires earlier in the same pass.
+        stats.resent += outbox.sent
+        stats.misfired += outbox.misfired
         if outbox.sent or outbox.misfired:
             logger.warning(
                 "Scheduler %s re-sent %d executions unsent or unclaimed; %d were misfires by their "
