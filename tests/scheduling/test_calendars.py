@@ -1,5 +1,6 @@
 """Calendars in the fire-time arithmetic (docs/scheduling.rst, "Calendars"): which instants each
-kind of exclusion removes, read on the job's zone clock, and the bounded search past them.
+kind of exclusion removes, read on the job's zone clock, the bounded search past them, and the
+scheduler's claim using the same rule.
 
 Pure: ``planning`` over ``CalendarRules`` values. The expected fires come from a brute-force oracle
 (every raw fire of the schedule, kept when no rule excludes its local date or second), written here
@@ -14,7 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from django_scheduler_api import calendars
 from django_scheduler_api.cron import CronExpression
+from django_scheduler_api.engine import store
+from django_scheduler_api.models import Execution, Job
 from django_scheduler_api.planning import (
     CalendarRules,
     ExcludedEverything,
@@ -22,6 +26,7 @@ from django_scheduler_api.planning import (
     next_fire_time,
     plan_due_job,
 )
+from tests.factories import make_due_job
 
 
 def utc(*parts: int) -> datetime:
@@ -237,3 +242,24 @@ def test_cron_matches_reads_the_second_on_the_zone_clock():
     assert not expression.matches(monday_berlin, "UTC")  # 07:30 in UTC
     assert expression.matches(monday_berlin.replace(microsecond=999_999), "Europe/Berlin")
     assert not expression.matches(datetime(2026, 6, 6, 9, 30, tzinfo=UTC), "UTC")  # a Saturday
+
+
+# -- the scheduler's claim ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_claim_skips_excluded_fires_and_a_job_whose_search_gives_up_stops_alone(caplog):
+
+    calendars.save_calendar("odd-seconds", {"cron_expressions": ["1/2 * * ? * *"]})
+    calendars.save_calendar("always", {"cron_expressions": ["* * * ? * *"]})
+    now = utc(2026, 5, 1, 10, 0, 5)
+    make_due_job("even", due=utc(2026, 5, 1, 10, 0, 0), calendars=["odd-seconds"])
+    make_due_job("stuck", due=utc(2026, 5, 1, 10, 0, 0), calendars=["always"])  # written past the rules
+    claim = store.claim_due(now, node="test:1", limit=10, threshold=timedelta(seconds=60))
+    assert claim.jobs == 2
+    even = Execution.objects.filter(job_id="even").order_by("scheduled_fire_time")
+    assert [e.scheduled_fire_time for e in even] == [utc(2026, 5, 1, 10, 0, s) for s in (0, 2, 4)]
+    assert not Execution.objects.filter(job_id="stuck").exists()
+    assert Job.objects.get(pk="even").next_fire_time == utc(2026, 5, 1, 10, 0, 6)
+    assert Job.objects.get(pk="stuck").next_fire_time is None
+    assert "Job stuck has no next fire and stops" in caplog.text
