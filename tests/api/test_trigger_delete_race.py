@@ -22,12 +22,15 @@ TRIGGERS = 20
 ROUNDS = 5
 
 
-def send(base: str, method: str, path: str) -> int:
-    """One request on a connection of its own; its status code."""
+def send(base: str, method: str, path: str, body: str = "") -> int:
+    """One request (with a JSON ``body``, if any) on a connection of its own; its status code."""
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
-        connection.request(method, path, headers={"Content-Length": "0"})
+        headers = {"Content-Length": str(len(body.encode()))}
+        if body:
+            headers["Content-Type"] = "application/json"
+        connection.request(method, path, body=body.encode() or None, headers=headers)
         return connection.getresponse().status
     finally:
         connection.close()
