@@ -268,6 +268,29 @@ class PrunedExecutions(models.Model):
         return f"{self.trigger}/{self.status}: {self.count}"
 
 
+class DroppedMisfires(models.Model):
+    """How many fires of each job its misfire policy dropped: found later than ``MISFIRE_THRESHOLD``
+    and not run (docs/observability.rst, ``scheduler_misfires_total``).
+
+    A fire the scheduler finds late when it plans the job (``do_nothing``) leaves no execution: this
+    tally, updated in the transaction that moves the job's fire times, is its only trace. A fire
+    dropped after it was recorded (it waited in the outbox or the broker) is also a ``skipped``
+    execution. Keyed by the job's id without a foreign key: the count outlives a deleted job, as
+    its executions do, so the counter never goes down.
+    """
+
+    job_id = IdentifierField(max_length=200, unique=True)
+    count = models.PositiveBigIntegerField(default=0)
+    last_fire_time = models.DateTimeField(help_text="The scheduled fire time of the latest fire dropped.")
+    last_dropped_at = models.DateTimeField(help_text="When the latest fire was dropped.")
+
+    class Meta:
+        verbose_name_plural = "dropped misfires"
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.count}"
+
+
 class Dashboard(Execution):
     """The admin's *Scheduler > Dashboard* page. A proxy without data of its own: registering it is
     how a reusable app puts a page of its own on the admin's index next to its models."""

@@ -14,21 +14,40 @@ Histograms are over a recent window (``METRICS_WINDOW`` seconds of scheduled fir
 from __future__ import annotations
 
 import math
+import operator
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from itertools import accumulate
+from typing import Any, NamedTuple, TypeVar
 
 from django.core.cache import cache
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Sum, Value, Window
-from django.db.models.functions import RowNumber, TruncMinute
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import TruncMinute
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from django_scheduler_api import planning, services
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.engine import store
-from django_scheduler_api.models import Execution, Job, PrunedExecutions
+from django_scheduler_api.models import DroppedMisfires, Execution, Job, PrunedExecutions
 
 # Upper bounds (seconds) of the histograms' buckets: a scheduler exact to the millisecond needs
 # millisecond buckets for the lag, and handlers run from milliseconds to hours.
@@ -36,6 +55,7 @@ LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 CACHE_KEY = "django_scheduler_api:monitoring:snapshot"
 PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,75 +97,118 @@ class Snapshot:
     oldest_running_age: float  # seconds; 0 when nothing runs
     fire_lag: Histogram
     durations: dict[str, Histogram] = field(default_factory=dict)  # by handler
+    # Fires found later than MISFIRE_THRESHOLD: "fired" once late (fire_and_proceed, one-shots),
+    # "dropped" not run (do_nothing; or too late by the time they reached the outbox or a worker).
+    misfires: dict[str, int] = field(default_factory=dict)
 
 
 def snapshot(now: datetime | None = None, *, cached: bool = True) -> Snapshot:
     """The current figures, from the cache when they are younger than ``METRICS_CACHE_TTL``."""
+    if not cached:
+        return take_snapshot(now)
+    return cached_for_ttl(CACHE_KEY, lambda: take_snapshot(now))
+
+
+def cached_for_ttl(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, or its answer of less than ``METRICS_CACHE_TTL`` seconds ago (Django's cache):
+    any number of scrapers and open dashboards read the database at most once per that time."""
     ttl = float(scheduler_settings.METRICS_CACHE_TTL)
-    if cached and ttl > 0:
-        hit = cache.get(CACHE_KEY)
-        if isinstance(hit, Snapshot):
+    if ttl > 0:
+        hit = cache.get(key)
+        if hit is not None:
             return hit
-    taken = take_snapshot(now)
-    if cached and ttl > 0:
-        cache.set(CACHE_KEY, taken, ttl)
-    return taken
+    value = compute()
+    if ttl > 0:
+        cache.set(key, value, ttl)
+    return value
 
 
 def take_snapshot(now: datetime | None = None) -> Snapshot:
-    """Read the figures from the database (six queries)."""
+    """Read the figures from the database (eight queries)."""
     now = now or timezone.now()
     window = float(scheduler_settings.METRICS_WINDOW)
     since = now - timedelta(seconds=window)
     fires: dict[str, int] = dict.fromkeys(Execution.Trigger.values, 0)
     finished: dict[str, int] = dict.fromkeys(Execution.FINISHED, 0)
+    by_kind = Execution.objects.order_by().values_list("trigger", "status").annotate(n=Count("pk"))
+    for trigger, status, count in by_kind:
+        _add_kind(fires, finished, trigger, status, count)
+    for trigger, status, count in PrunedExecutions.objects.values_list("trigger", "status", "count"):
+        _add_kind(fires, finished, trigger, status, count)
+    jobs = dict.fromkeys(Job.State.values, 0)
+    jobs.update(Job.objects.order_by().values_list("state").annotate(n=Count("pk")))
+    now_running = activity(now)
+    return Snapshot(
+        taken_at=now,
+        window=window,
+        fires=fires,
+        finished=finished,
+        pending=now_running.pending,
+        jobs=jobs,
+        live_nodes=now_running.live_nodes,
+        outbox=now_running.outbox,
+        oldest_running_age=now_running.oldest_running_age,
+        fire_lag=fire_lag_histogram(since, now),
+        durations=duration_histograms(since, now),
+        misfires={"fired": fires[Execution.Trigger.MISFIRE], "dropped": latest_misfires().dropped},
+    )
+
+
+@dataclass(frozen=True)
+class MisfireTally:
+    """Fires dropped as misfires, ever, and the job of the latest drop (None: never)."""
+
+    dropped: int
+    latest: DroppedMisfires | None
+
+
+def latest_misfires() -> MisfireTally:
+    """One query over ``DroppedMisfires`` (a row per job that ever dropped one)."""
+    rows = DroppedMisfires.objects.annotate(total=Window(Sum("count"))).order_by("-last_dropped_at", "job_id")
+    latest = rows.first()
+    return MisfireTally(latest.total if latest else 0, latest)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What goes on now: live schedulers and the executions not finished (the dashboard's cards)."""
+
+    live_nodes: int
+    pending: dict[str, int]  # executions queued or running, by status
+    outbox: int  # executions recorded but not yet handed to django-q2
+    oldest_running_age: float  # seconds; 0 when nothing runs
+
+
+def activity(now: datetime) -> Activity:
+    """Two queries: the live nodes, and the unfinished executions (a range of the status index,
+    whatever the size of the history)."""
     pending: dict[str, int] = dict.fromkeys(PENDING, 0)
     outbox, oldest = 0, None
-    by_kind = (
-        Execution.objects.order_by()
-        .values_list("trigger", "status")
+    rows = (
+        Execution.objects.filter(status__in=PENDING)
+        .order_by()
+        .values_list("status")
         .annotate(
             n=Count("pk"),
             unsent=Count("pk", filter=Q(enqueued_at__isnull=True)),
             first_start=Min("started_at"),
         )
     )
-    for trigger, status, count, unsent, first_start in by_kind:
-        _add_kind(fires, finished, pending, trigger, status, count)
+    for status, count, unsent, first_start in rows:
+        pending[status] = count
         if status == Execution.Status.QUEUED:
-            outbox += unsent
-        if status == Execution.Status.RUNNING and first_start is not None:
-            oldest = first_start if oldest is None else min(oldest, first_start)
-    for trigger, status, count in PrunedExecutions.objects.values_list("trigger", "status", "count"):
-        _add_kind(fires, finished, {}, trigger, status, count)
-    jobs = dict.fromkeys(Job.State.values, 0)
-    jobs.update(Job.objects.order_by().values_list("state").annotate(n=Count("pk")))
-    return Snapshot(
-        taken_at=now,
-        window=window,
-        fires=fires,
-        finished=finished,
-        pending=pending,
-        jobs=jobs,
-        live_nodes=services.count_live_nodes(now),
-        outbox=outbox,
-        oldest_running_age=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
-        fire_lag=fire_lag_histogram(since, now),
-        durations=duration_histograms(since, now),
-    )
+            outbox = unsent
+        if status == Execution.Status.RUNNING:
+            oldest = first_start
+    age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    return Activity(services.count_live_nodes(now), pending, outbox, age)
 
 
-def _add_kind(
-    fires: dict[str, int],
-    finished: dict[str, int],
-    pending: dict[str, int],
-    trigger: str,
-    status: str,
-    count: int,
-) -> None:
+def _add_kind(fires: dict[str, int], finished: dict[str, int], trigger: str, status: str, count: int) -> None:
+    """Count a (trigger, status) group: every one is a fire; a finished one is also an outcome."""
     fires[trigger] = fires.get(trigger, 0) + count
-    target = pending if status in PENDING else finished
-    target[status] = target.get(status, 0) + count
+    if status not in PENDING:
+        finished[status] = finished.get(status, 0) + count
 
 
 def _lag() -> ExpressionWrapper:
@@ -230,7 +293,7 @@ def executions_per_minute(since: datetime, until: datetime) -> list[Minute]:
     rows = (
         Execution.objects.filter(scheduled_fire_time__gte=since, scheduled_fire_time__lt=until)
         .order_by()
-        .annotate(minute=TruncMinute("scheduled_fire_time"))
+        .annotate(minute=TruncMinute("scheduled_fire_time", tzinfo=UTC))
         .values_list("minute", "status")
         .annotate(n=Count("pk"))
     )
@@ -259,43 +322,42 @@ class LagPoint:
 def fire_lag_over_time(since: datetime, until: datetime, *, step_minutes: int = 5) -> list[LagPoint]:
     """Fire lag p50 and p99 per ``step_minutes`` of ``[since, until)``.
 
-    Percentiles are not portable SQL, so the database counts each minute's fires per lag bucket (one
-    GROUP BY) and the quantiles are read from those histograms, as Prometheus reads its own.
+    Percentiles are not portable SQL, so the database counts each minute's fires per lag bucket
+    (one GROUP BY on the minute and the bucket, a ``CASE`` that stops at the fire's bucket, cheaper
+    than one conditional count per bucket) and the quantiles are read from those histograms, as
+    Prometheus reads its own: the same estimate as ``histogram_quantile`` over
+    ``scheduler_fire_lag_seconds``.
     """
-    lag_class = {
-        f"le_{i}": Count("pk", filter=Q(lag__lte=timedelta(seconds=b))) for i, b in enumerate(LAG_BUCKETS)
-    }
+    within = (LessThanOrEqual(_lag(), Value(_seconds(bound))) for bound in LAG_BUCKETS)
+    bucket = Case(*(When(w, then=Value(i)) for i, w in enumerate(within)), default=Value(len(LAG_BUCKETS)))
     rows = (
         _scheduled_between(since, until)
         .filter(scheduled_fire_time__lt=until)
-        .annotate(lag=_lag())
-        .annotate(minute=TruncMinute("scheduled_fire_time"))
-        .values("minute")
-        .annotate(count=Count("pk"), **lag_class)
+        .annotate(minute=TruncMinute("scheduled_fire_time", tzinfo=UTC), bucket=bucket)
+        .values_list("minute", "bucket")
+        .annotate(n=Count("pk"))
     )
     steps: dict[datetime, list[int]] = {}
     first = since.replace(second=0, microsecond=0)
-    for row in rows:
-        index = int((row["minute"] - first).total_seconds() // (60 * step_minutes))
-        start = first + timedelta(minutes=index * step_minutes)
-        sums = steps.setdefault(start, [0] * (len(LAG_BUCKETS) + 1))
-        sums[0] += row["count"]
-        for i in range(len(LAG_BUCKETS)):
-            sums[i + 1] += row[f"le_{i}"]
-    points = []
-    for start in _minutes(since, until)[::step_minutes]:
-        sums = steps.get(start)
-        if not sums:
-            points.append(LagPoint(start, 0, None, None))
-            continue
-        histogram = Histogram((*zip(LAG_BUCKETS, sums[1:], strict=True), (math.inf, sums[0])), sums[0], 0.0)
-        points.append(LagPoint(start, sums[0], histogram.quantile(0.5), histogram.quantile(0.99)))
-    return points
+    for minute, index, count in rows:
+        step = int((minute - first).total_seconds() // (60 * step_minutes))
+        start = first + timedelta(minutes=step * step_minutes)
+        steps.setdefault(start, [0] * (len(LAG_BUCKETS) + 1))[index] += count
+    return [_lag_point(start, steps.get(start)) for start in _minutes(since, until)[::step_minutes]]
 
 
-@dataclass(frozen=True)
-class Run:
-    """One execution as a cell of the dashboard's grid."""
+def _lag_point(start: datetime, counts: list[int] | None) -> LagPoint:
+    """The quantiles of one step from its count of fires per bucket (None: nothing fired)."""
+    if not counts:
+        return LagPoint(start, 0, None, None)
+    cumulative = list(accumulate(counts))
+    total = cumulative[-1]
+    histogram = Histogram((*zip(LAG_BUCKETS, cumulative, strict=False), (math.inf, total)), total, 0.0)
+    return LagPoint(start, total, histogram.quantile(0.5), histogram.quantile(0.99))
+
+
+class Run(NamedTuple):
+    """One execution as a cell of the dashboard's grid (a tuple: the grid builds thousands)."""
 
     id: Any
     status: str
@@ -305,23 +367,39 @@ class Run:
 
 
 def recent_runs(job_ids: list[str], since: datetime, *, per_job: int) -> dict[str, list[Run]]:
-    """The last ``per_job`` executions fired since ``since`` of each job, oldest first (one query, a
-    window function over the range's rows: bounded by time, it stays fast with a long history)."""
+    """The last ``per_job`` executions fired since ``since`` of each job, oldest first.
+
+    Two queries that read about ``per_job`` index entries per job, however long the range: first
+    each job's cut-off, the fire time of its ``per_job``-th latest execution in the range (a
+    subquery per job, an index scan of ``sched_exec_job_time_idx`` stopped after ``per_job``
+    entries); then the rows from each job's cut-off on (one range of that index per job). A window
+    function (``ROW_NUMBER() OVER (PARTITION BY job_id ...)``) would number every row of the range
+    first: 100,000 rows for a day of 100 jobs firing each second.
+    """
     if not job_ids:
         return {}
-    rank = Window(RowNumber(), partition_by=[F("job_id")], order_by=F("scheduled_fire_time").desc())
+    nth_latest = Subquery(
+        Execution.objects.filter(job_id=OuterRef("pk"), scheduled_fire_time__gte=since)
+        .order_by("-scheduled_fire_time")
+        .values("scheduled_fire_time")[per_job - 1 : per_job]
+    )
+    cutoffs = Job.objects.filter(pk__in=job_ids).annotate(cutoff=nth_latest).values_list("pk", "cutoff")
+    ranges = {job_id: since for job_id in job_ids}  # a job deleted since: its rows of the range
+    ranges.update((job_id, cutoff or since) for job_id, cutoff in cutoffs)
+    wanted = reduce(
+        operator.or_, (Q(job_id=job_id, scheduled_fire_time__gte=start) for job_id, start in ranges.items())
+    )
     rows = (
-        Execution.objects.filter(job_id__in=job_ids, scheduled_fire_time__gte=since)
+        Execution.objects.filter(wanted)
         .order_by()
-        .annotate(rank=rank)
-        .filter(rank__lte=per_job)
         .values_list("job_id", "id", "status", "trigger", "scheduled_fire_time", "duration_ms")
     )
     runs: dict[str, list[Run]] = {job_id: [] for job_id in job_ids}
     for job_id, *fields in rows:
         runs[job_id].append(Run(*fields))
     for cells in runs.values():
-        cells.sort(key=lambda run: run.scheduled_fire_time)
+        cells.sort(key=lambda run: (run.scheduled_fire_time, str(run.id)))
+        del cells[:-per_job]  # manual triggers may share the cut-off's instant
     return runs
 
 
@@ -381,9 +459,7 @@ def upcoming_fires(now: datetime, until: datetime, *, jobs: int, per_job: int) -
     soonest = (
         Job.objects.filter(state=Job.State.PLANNED, next_fire_time__isnull=False, next_fire_time__lte=until)
         .order_by("next_fire_time", "id")
-        .only("id", "cron_expression", "timezone", "start_time", "end_time", "next_fire_time", "calendars")[
-            :jobs
-        ]
+        .only("id", *Job.TIMING_FIELDS, "next_fire_time")[:jobs]
     )
     rules = store.calendar_rules(name for job in soonest for name in job.calendars or ())
     return [_upcoming(job, now, until, per_job, rules) for job in sorted(soonest, key=lambda job: job.id)]

@@ -235,6 +235,8 @@ class FirePlan:
     fires: tuple[Fire, ...]
     next_fire_time: datetime | None
     previous_fire_time: datetime | None
+    # The first missed fire time of a misfire that ``do_nothing`` dropped (nothing is recorded).
+    dropped_misfire: datetime | None = None
 
 
 def plan_due_job(
@@ -276,7 +278,7 @@ def _plan_misfire(
         following = next_fire_time(schedule, now, previous_fire_time=due)
         return FirePlan((Fire(due, Execution.Trigger.MISFIRE),), following, due)
     following = next_fire_time(schedule, now, previous_fire_time=previous_fire_time)
-    return FirePlan((), following, previous_fire_time)
+    return FirePlan((), following, previous_fire_time, dropped_misfire=due)
 
 
 def apply_overlap(fires: tuple[Fire, ...], *, skip_overlap: bool, busy: bool) -> tuple[Fire, ...]:

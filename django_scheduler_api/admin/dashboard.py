@@ -29,6 +29,7 @@ GRID_JOBS, GRID_RUNS = 50, 40
 # A job firing more than UPCOMING_FIRES times in the next hours is drawn as a band, not ticks.
 UPCOMING_JOBS, UPCOMING_FIRES, UPCOMING_HOURS = 30, 100, 24
 FAILURES, SLOWEST = 10, 8
+CACHE_KEY = "django_scheduler_api:dashboard"
 
 
 @admin.register(Dashboard)
@@ -73,12 +74,18 @@ class DashboardAdmin(ReadOnlyAdmin):
 
 
 def dashboard_context(hours: int) -> dict[str, Any]:
-    """Everything the page shows for the last ``hours``."""
+    """Everything the page shows for the last ``hours``, drawn at most once per
+    ``METRICS_CACHE_TTL`` seconds (a wall screen refreshing, several staff looking)."""
+    return monitoring.cached_for_ttl(f"{CACHE_KEY}:{hours}", lambda: draw(hours))
+
+
+def draw(hours: int) -> dict[str, Any]:
+    """The figures of the last ``hours`` and their charts, from the database."""
     now = timezone.now()
     since = now - timedelta(hours=hours)
     step = max(1, hours * 60 // 180)  # minutes per bar: at most 180 bars
     lag_step = max(5, hours * 60 // 36)
-    snap = monitoring.snapshot(now)
+    now_running = monitoring.activity(now)
     hour_ago = now - timedelta(hours=1)
     jobs = monitoring.grid_job_ids(limit=GRID_JOBS)
     runs = monitoring.recent_runs(jobs, since, per_job=GRID_RUNS)
@@ -94,8 +101,9 @@ def dashboard_context(hours: int) -> dict[str, Any]:
         "hour_start": hour_start,
         "failed_last_hour": sum(c.get("failed", 0) + c.get("lost", 0) for c in last_hour),
         "finished_last_hour": sum(c.get(s, 0) for c in last_hour for s in Execution.FINISHED),
-        "snapshot": snap,
-        "alive": snap.live_nodes > 0,
+        "activity": now_running,
+        "misfires": monitoring.latest_misfires(),
+        "alive": now_running.live_nodes > 0,
         "failures": monitoring.recent_failures(hour_ago, limit=FAILURES),
         "failed_url": f"{executions_url}?status__exact=failed",
         "executions_url": executions_url,

@@ -51,9 +51,16 @@ class SchedulerCollector(Collector):
         yield _labelled(
             CounterMetricFamily,
             "executions_finished",
-            "Executions that finished, by status (skipped: overlap policy skip).",
+            "Executions that finished, by status (skipped: overlap policy skip, or a misfire dropped late).",
             "status",
             snap.finished,
+        )
+        yield _labelled(
+            CounterMetricFamily,
+            "misfires",
+            "Fires found later than MISFIRE_THRESHOLD, by outcome (fired: run once late; dropped: not run).",
+            "outcome",
+            snap.misfires,
         )
         yield _labelled(
             GaugeMetricFamily,

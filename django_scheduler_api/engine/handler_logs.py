@@ -7,10 +7,14 @@ process for good, and each record goes to the capture of the execution running o
 logged it (a context variable, set around the handler's call). Records logged outside an
 execution, or on a thread the handler started itself, are not captured.
 
-``HANDLER_LOG_LEVEL`` (default ``INFO``) is the lowest level captured. When the project's logging
-lets less through (Python's default root level is ``WARNING``), the root logger is lowered to it
-and the root's other handlers get a filter that keeps their output as it was; loggers with a level
-of their own keep it. ``None`` captures only what the project's logging already lets through.
+``HANDLER_LOG_LEVEL`` (default ``INFO``) is the lowest level captured. Python drops a record below its
+logger's effective level before any handler sees it, and most loggers inherit the root's (``WARNING``
+by default), so when the project's logging lets less through, the root logger is lowered to that
+level. What the project's logging writes stays as it was: each handler of its loggers gets a filter
+that passes only what it passed before (``_AsBefore``), and a record that meets no handler still goes
+to ``logging.lastResort``. What does change: ``logging.getLogger().level``, and a handler added to a
+logger after the first capture sees the lower level. ``None`` captures only what the project's
+logging already lets through and changes nothing.
 
 A capture keeps at most ``HANDLER_LOG_LIMIT`` bytes (UTF-8) and ends with a note saying how much
 was cut.
@@ -63,9 +67,17 @@ class Capture:
 
 
 class RoutingHandler(logging.Handler):
-    """Hands each record to the capture of the execution running in the logging context."""
+    """Hands each record to the capture of the execution running in the logging context.
+
+    Being on the root logger, it is a handler every record meets: Python's ``logging.lastResort``
+    (which prints ``WARNING`` and above to stderr when a record meets no handler at all) would never
+    fire again. So a record that meets no other handler goes to ``lastResort`` from here, as it did.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
+        if logging.lastResort is not None and record.levelno >= logging.lastResort.level:
+            if not _meets_another_handler(record, self):
+                logging.lastResort.handle(record)
         capture = _current.get()
         if capture is None:
             return
@@ -75,15 +87,35 @@ class RoutingHandler(logging.Handler):
             self.handleError(record)
 
 
-class _AtLeast(logging.Filter):
-    """Keeps a root handler's output as it was before the root logger was lowered."""
+def _meets_another_handler(record: logging.LogRecord, router: logging.Handler) -> bool:
+    """Whether the record's logger or an ancestor it propagates to has a handler besides ``router``
+    (Python's own test before it falls back to ``lastResort``)."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(handler is not router for handler in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+class _AsBefore(logging.Filter):
+    """Put on the project's handlers when the root logger is lowered: lets a record through only if
+    it would have been logged before, that is at the root's former level or above, or from a logger
+    whose own level (or an ancestor's below the root) lets it through, which lowering did not change."""
 
     def __init__(self, level: int) -> None:
         super().__init__()
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level
+        if record.levelno >= self.level:
+            return True
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger is not logging.root:
+            if logger.level:
+                return True  # its own level decided, as before
+            logger = logger.parent
+        return False
 
 
 _router: RoutingHandler | None = None
@@ -104,13 +136,22 @@ def install() -> RoutingHandler:
         if wanted is not None:
             level = logging.getLevelName(wanted) if isinstance(wanted, str) else int(wanted)
             router.setLevel(level)
-            if root.getEffectiveLevel() > level:
-                for handler in root.handlers:
-                    handler.addFilter(_AtLeast(root.getEffectiveLevel()))
+            before = root.getEffectiveLevel()
+            if before > level:
+                _keep_output_as_before(before)
                 root.setLevel(level)
         root.addHandler(router)
         _router = router
         return router
+
+
+def _keep_output_as_before(level: int) -> None:
+    """Filter every handler of the project's loggers (``_AsBefore``) before the root is lowered
+    to ``HANDLER_LOG_LEVEL``, so that they write what they wrote before."""
+    known = logging.root.manager.loggerDict.values()
+    loggers = [logging.root, *(logger for logger in known if isinstance(logger, logging.Logger))]
+    for handler in {handler for logger in loggers for handler in logger.handlers}:
+        handler.addFilter(_AsBefore(level))
 
 
 @contextmanager

@@ -31,11 +31,18 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from django_scheduler_api import planning
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import Calendar, Execution, Job, PrunedExecutions, WorkerNode
+from django_scheduler_api.models import (
+    Calendar,
+    DroppedMisfires,
+    Execution,
+    Job,
+    PrunedExecutions,
+    WorkerNode,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +105,16 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
             return Claim()
         busy = _busy_jobs([j.pk for j in jobs if j.overlap_policy == Job.OverlapPolicy.SKIP])
         rules = calendar_rules(name for job in jobs for name in job.calendars or ())
-        executions = []
+        executions, dropped = [], {}
         for job in jobs:
             plan = _plan(job, now, threshold, busy=job.pk in busy, rules=rules)
             executions.extend(_executions(job, plan, now, node))
+            if plan.dropped_misfire is not None:
+                dropped[job.pk] = (1, plan.dropped_misfire)
             job.next_fire_time, job.previous_fire_time = plan.next_fire_time, plan.previous_fire_time
         recorded = _insert(executions)
         _save_fire_times(jobs)
+        count_dropped_misfires(dropped, now)
     to_send = [e for e in recorded if e.status == Execution.Status.QUEUED]
     return Claim(len(jobs), len(recorded), len(recorded) - len(to_send), to_send)
 
@@ -159,7 +169,7 @@ def _plan(
         return planning.FirePlan((), None, job.previous_fire_time)
     skip_overlap = job.overlap_policy == Job.OverlapPolicy.SKIP
     fires = planning.apply_overlap(plan.fires, skip_overlap=skip_overlap, busy=busy)
-    return planning.FirePlan(fires, plan.next_fire_time, plan.previous_fire_time)
+    return planning.FirePlan(fires, plan.next_fire_time, plan.previous_fire_time, plan.dropped_misfire)
 
 
 def _busy_jobs(job_ids: list[str]) -> set[str]:
@@ -273,12 +283,22 @@ def send_outbox(
 
 def judge_misfires(executions: list[Execution], now: datetime, *, threshold: timedelta) -> list[Execution]:
     """The executions still worth running ``now``; those the job's misfire policy drops
-    (``misfires``) are recorded ``skipped`` (only if still queued) with the reason."""
+    (``misfires``) are recorded ``skipped`` (only if still queued) with the reason, and counted in
+    ``DroppedMisfires`` in the same transaction."""
     dropped = misfires(executions, now, threshold=threshold)
     if dropped:
-        Execution.objects.filter(pk__in=[e.pk for e in dropped], status=Execution.Status.QUEUED).update(
-            status=Execution.Status.SKIPPED, finished_at=now, error=misfire_error(dropped, now, threshold)
-        )
+        error = misfire_error(dropped, now, threshold)
+        by_job: dict[str, list[Execution]] = defaultdict(list)
+        for execution in dropped:
+            by_job[execution.job_id].append(execution)
+        with transaction.atomic():
+            counts = {}
+            for job_id, late in by_job.items():
+                ids = [e.pk for e in late]
+                still_queued = Execution.objects.filter(pk__in=ids, status=Execution.Status.QUEUED)
+                changed = still_queued.update(status=Execution.Status.SKIPPED, finished_at=now, error=error)
+                counts[job_id] = (changed, max(e.scheduled_fire_time for e in late))
+            count_dropped_misfires(counts, now)
     skipped = {e.pk for e in dropped}
     return [e for e in executions if e.pk not in skipped]
 
@@ -319,6 +339,30 @@ def misfires(executions: list[Execution], now: datetime, *, threshold: timedelta
             continue
         dropped.append(execution)
     return dropped
+
+
+def count_dropped_misfires(counts: dict[str, tuple[int, datetime]], now: datetime) -> None:
+    """Add fires dropped as misfires, {job id: (how many, the latest scheduled fire time)}, to
+    ``DroppedMisfires`` in the caller's transaction: one UPDATE per job, an INSERT the first time (a
+    concurrent creator wins; then add again)."""
+    for job_id, (count, fire_time) in counts.items():
+        if not count:
+            continue
+        tally = DroppedMisfires.objects.filter(job_id=job_id)
+        add = {
+            "count": F("count") + count,
+            "last_fire_time": Greatest("last_fire_time", Value(fire_time)),
+            "last_dropped_at": Greatest("last_dropped_at", Value(now)),
+        }
+        if tally.update(**add):
+            continue
+        try:
+            with transaction.atomic():
+                DroppedMisfires.objects.create(
+                    job_id=job_id, count=count, last_fire_time=fire_time, last_dropped_at=now
+                )
+        except IntegrityError:
+            tally.update(**add)
 
 
 def mark_orphaned(now: datetime, *, worker_timeout: timedelta) -> int:

@@ -28,7 +28,7 @@ import traceback as tb
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from django_scheduler_api import jsonvalues, signals
@@ -102,8 +102,24 @@ def _drop_misfires(executions: list[Execution], start: datetime, outcomes: dict[
     error = store.misfire_error(dropped, start, threshold)
     skip = {"status": Execution.Status.SKIPPED, "started_at": None, "error": error}
     outcomes.update(_record([(execution, {**skip, "finished_at": timezone.now()}) for execution in dropped]))
+    _count_dropped(dropped)
     gone = {execution.pk for execution in dropped}
     return [execution for execution in executions if execution.pk not in gone]
+
+
+def _count_dropped(dropped: list[Execution]) -> None:
+    """Count the misfires just recorded skipped (``DroppedMisfires``). The skips are the outcome
+    that matters and are stored already; a count the database refuses is logged, not retried (the
+    rows this worker claimed are its own, so no other process counts them)."""
+    counts: dict[str, tuple[int, datetime]] = {}
+    for execution in dropped:
+        count, latest = counts.get(execution.job_id, (0, execution.scheduled_fire_time))
+        counts[execution.job_id] = (count + 1, max(latest, execution.scheduled_fire_time))
+    try:
+        with transaction.atomic():
+            store.count_dropped_misfires(counts, timezone.now())
+    except DatabaseError as exc:
+        logger.warning("Counting %d dropped misfires failed (%s); the metric misses them.", len(dropped), exc)
 
 
 def _record(finished: list[tuple[Execution, dict[str, Any]]]) -> dict[str, str]:

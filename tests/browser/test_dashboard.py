@@ -10,10 +10,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from django_scheduler_api import monitoring, services
-from django_scheduler_api.models import Execution, SchedulerNode
+from django_scheduler_api.engine import store
+from django_scheduler_api.models import DroppedMisfires, Execution, Job, SchedulerNode
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
@@ -68,6 +70,10 @@ def seed(now) -> dict[str, list[Execution]]:
         scheduled_fire_time=running, fire_time=running, enqueued_at=running, started_at=running,
     )  # fmt: skip
     SchedulerNode.objects.create(name="web-1:4242", hostname="web-1", pid=4242, started_at=now, last_seen=now)
+    # A misfire the scheduler drops (do_nothing): yesterday's 06:30 fire of reports.daily, found a
+    # day late by a real claim. It records no execution; the tally counts it.
+    Job.objects.filter(pk="reports.daily").update(next_fire_time=now - timedelta(days=1))
+    store.claim_due(now, node="web-1:4242", limit=10, threshold=timedelta(seconds=60))
     return made
 
 
@@ -75,6 +81,7 @@ def seed(now) -> dict[str, list[Execution]]:
 def dashboard_data(transactional_db, settings):
     # The seeded node stays alive however long the browser takes (no race with its heartbeat age).
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "NODE_TIMEOUT": 3600}
+    cache.clear()  # the page is cached for METRICS_CACHE_TTL: no page of an earlier test
     now = timezone.now()
     return now, seed(now)
 
@@ -99,6 +106,9 @@ def test_the_dashboard_draws_what_the_database_holds(
     ).count()
     assert page.locator("#card-failed .figure").inner_text() == str(failed_hour)
     assert page.locator("#card-running .figure").inner_text() == "1"
+    assert page.locator("#card-misfires .figure").inner_text() == "1"
+    assert DroppedMisfires.objects.get().job_id == "reports.daily"
+    assert "reports.daily" in page.locator("#card-misfires").inner_text()
 
     # Executions per minute: every bar segment is a (minute, status) count of the database.
     drawn = Counter()

@@ -3,8 +3,12 @@ bounded, and shown in the API and the admin."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -105,3 +109,32 @@ def test_a_failure_keeps_its_log_and_the_traceback():
     assert execution.status == "failed"
     assert f"Execution {execution.pk} of job logs.fail failed." in execution.log
     assert "RuntimeError: this handler always fails" in execution.log
+
+
+def run_child(mode: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "tests.observe.logging_child", mode]
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_capturing_leaves_what_the_projects_logging_writes_as_it_was():
+    """In a fresh process with a project's handlers (root at WARNING, a logger inheriting it, a
+    logger at INFO of its own): installing the capture lowers the root to INFO, yet every handler
+    writes exactly what it wrote before, and the capture gets the INFO line."""
+    result = json.loads(run_child("configured").stdout.splitlines()[-1])
+    assert result["after"] == result["before"]
+    assert "INFO TAG chatty INFO" in result["before"]["chatty"]  # the level of its own still counts
+    assert "INFO" not in result["before"]["app"]
+    assert result["root"] == logging.INFO
+    assert "INFO app: captured from app" in result["captured"]
+    assert "below the capture level" not in result["captured"]
+
+
+def test_a_record_no_handler_takes_still_reaches_stderr():
+    """Without any handler, Python prints warnings to stderr (``logging.lastResort``); the capture's
+    own handler on the root logger must not silence them."""
+    stderr = run_child("unconfigured").stderr
+    assert "unhandled before" in stderr and "unhandled after" in stderr
+    assert "info after" not in stderr

@@ -79,6 +79,7 @@ def test_every_metric_equals_the_rows_it_counts():
     assert by_label(samples, "scheduler_executions_finished_total", "status") == {
         status: statuses.get(status, 0) for status in Execution.FINISHED
     }
+    assert by_label(samples, "scheduler_misfires_total", "outcome") == {"fired": 1, "dropped": 0}
     assert by_label(samples, "scheduler_executions_pending", "status") == {"queued": 2, "running": 1}
     assert by_label(samples, "scheduler_jobs", "state") == {"planned": 2, "paused": 1}
     assert samples["scheduler_live_nodes"] == {(): 1}
@@ -127,7 +128,7 @@ def test_pruning_never_makes_a_counter_go_down():
 @pytest.mark.django_db
 def test_the_answer_is_cached_for_the_ttl(django_assert_num_queries, settings):
     make_execution(make_job("m.cache"))
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(8):
         first = scrape()
     make_execution(make_job("m.cache2"))
     with django_assert_num_queries(0):
