@@ -136,6 +136,7 @@ COUNTS = (
     "MAX_TAKE",
     "METRICS_WINDOW",
     "HANDLER_LOG_LIMIT",
+    "BACKFILL_LIMIT",
 )
 
 

@@ -87,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
     # cut, with a note saying so), from this level up (None: only what LOGGING already lets through).
     "HANDLER_LOG_LIMIT": 64 * 1024,
     "HANDLER_LOG_LEVEL": "INFO",
+    # The most fire times one backfill may run (docs/scheduling.rst, "Backfill"): a longer range is
+    # refused, so that a typo in a year cannot queue millions of executions.
+    "BACKFILL_LIMIT": 1000,
     # The module looked for in every installed app to register handlers (like admin.py).
     "HANDLER_MODULE": "handlers",
     # Jobs declared in code, upserted when a scheduler starts: a list of dicts with the job fields.

@@ -168,6 +168,8 @@ class Execution(models.Model):
         SCHEDULE = "schedule", "Schedule"
         MANUAL = "manual", "Manual"
         MISFIRE = "misfire", "Misfire"
+        # A past fire time of the schedule run on request (docs/scheduling.rst, "Backfill").
+        BACKFILL = "backfill", "Backfill"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -214,9 +216,10 @@ class Execution(models.Model):
     # What the handler logged through ``logging`` while it ran, bounded by ``HANDLER_LOG_LIMIT``.
     log = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
-    # The scheduled fire time of a fire of the schedule (or a misfire), null for a manual trigger: the
-    # database computes it, and the unique constraint below holds it. A generated column rather than a
-    # partial unique index because MariaDB has no partial indexes; NULLs never collide, on any database.
+    # The scheduled fire time of a fire of the schedule (a misfire, a backfill), null for a manual
+    # trigger: the database computes it, and the unique constraint below holds it. A generated column
+    # rather than a partial unique index because MariaDB has no partial indexes; NULLs never collide,
+    # on any database.
     fire_key = models.GeneratedField(
         expression=models.Case(
             models.When(~Q(trigger="manual"), then=F("scheduled_fire_time")),
@@ -229,8 +232,8 @@ class Execution(models.Model):
     class Meta:
         ordering = ["-scheduled_fire_time", "id"]
         constraints = [
-            # Exactly once: one scheduled (or misfire) execution per job and fire time, whatever the
-            # number of scheduler processes. Manual triggers are not fires of the schedule.
+            # Exactly once: one scheduled (misfire, backfill) execution per job and fire time, whatever
+            # the number of scheduler processes or backfills. Manual triggers are not fires of the schedule.
             models.UniqueConstraint(fields=["job", "fire_key"], name="sched_execution_once_per_fire"),
         ]
         indexes = [

@@ -8,7 +8,7 @@ compute the same times. All datetimes in and out are aware; results are in UTC.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -100,6 +100,16 @@ def next_fire_time(
     if fire is None or not schedule.jitter:
         return fire
     return fire + jitter_delay(schedule, fire)
+
+
+def fires_after(
+    schedule: Schedule, after: datetime, previous_fire_time: datetime | None = None
+) -> Iterator[datetime]:
+    """The schedule's fires strictly after ``after``, in order, each found from the one before as the
+    scheduler finds them (the preview, a job's next fires, a backfill's range)."""
+    while (fire := next_fire_time(schedule, after, previous_fire_time=previous_fire_time)) is not None:
+        yield fire
+        after = previous_fire_time = fire
 
 
 def jitter_delay(schedule: Schedule, fire: datetime) -> timedelta:

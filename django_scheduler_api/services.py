@@ -279,10 +279,15 @@ def filter_jobs(
 
 
 def filter_executions(
-    executions: QuerySet[Execution] | None = None, *, job: str | None = None, status: str | None = None
+    executions: QuerySet[Execution] | None = None,
+    *,
+    job: str | None = None,
+    status: str | None = None,
+    trigger: str | None = None,
 ) -> QuerySet[Execution]:
-    """Executions (all, or ``executions``) newest first, narrowed by job id and status when given."""
-    lookups = {"job_id": job, "status": status}
+    """Executions (all, or ``executions``) newest first, narrowed by job id, status and trigger when
+    given."""
+    lookups = {"job_id": job, "status": status, "trigger": trigger}
     executions = Execution.objects.all() if executions is None else executions
     return executions.filter(**{k: v for k, v in lookups.items() if v is not None})
 
@@ -318,18 +323,7 @@ def upcoming_fire_times(job: Any, count: int = 5, now: datetime | None = None) -
 
 
 def _fires(job: Any, after: datetime) -> Iterator[datetime]:
-    return _schedule_fires(schedule_of(job), after, job.previous_fire_time)
-
-
-def _schedule_fires(
-    schedule: planning.Schedule, after: datetime, previous: datetime | None
-) -> Iterator[datetime]:
-    while True:
-        fire = planning.next_fire_time(schedule, after, previous_fire_time=previous)
-        if fire is None:
-            return
-        yield fire
-        after = previous = fire
+    return planning.fires_after(schedule_of(job), after, job.previous_fire_time)
 
 
 @dataclass(frozen=True)
@@ -401,7 +395,7 @@ def preview(
         repeat_count=repeat_count if interval else None,
         calendars=tuple(store.calendar_rules(names)[name] for name in names),
     )
-    fires = list(islice(_schedule_fires(schedule, after, None), count))
+    fires = list(islice(planning.fires_after(schedule, after), count))
     if interval:
         description = planning.describe_interval(interval)
         return Preview("", description, zone, fires, interval, interval_anchor, repeat_count, names)

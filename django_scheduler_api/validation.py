@@ -466,3 +466,9 @@ def error_message(detail: Any) -> str:
     if isinstance(detail, list):
         return " ".join(error_message(item) for item in detail)
     return str(detail)
+
+
+def refusal_detail(exc: ValidationError) -> dict[str, list[str]] | list[str]:
+    """A refusal of ``services`` (Django's ``ValidationError``) as the API's 400 says it: field
+    errors by field, or the messages of a refusal of the whole request (``{"detail"}``)."""
+    return exc.message_dict if hasattr(exc, "error_dict") else exc.messages

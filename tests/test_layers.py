@@ -36,7 +36,7 @@ PACKAGE = "django_scheduler_api"
 # (layer, module name prefixes); a module belongs to the first layer with a prefix matching it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("api", "admin", "cli", "management", "urls", "middleware", "apps", "checks")),
-    ("services", ("services", "validation", "declared", "monitoring", "calendars")),
+    ("services", ("services", "validation", "declared", "monitoring", "calendars", "backfill")),
     ("engine", ("engine", "planning", "execution", "exclusions")),
     ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "signals", "migrations", "")),
 ]

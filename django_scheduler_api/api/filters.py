@@ -1,4 +1,5 @@
-"""Validated list filters: ``state``/``group``/``handler`` on jobs, ``job``/``status`` on executions.
+"""Validated list filters: ``state``/``group``/``handler`` on jobs, ``job``/``status``/``trigger`` on
+executions.
 
 A filter value that cannot match (an unknown state) is a 400 naming it rather than an empty list, so
 a typo in a script is found at once. Each filter is a serializer of the query parameters it reads
@@ -42,15 +43,20 @@ class JobFilter(QueryFilter):
     narrow = staticmethod(services.filter_jobs)
 
 
+TRIGGER_HELP = "schedule, manual, misfire or backfill"
+
+
 class ExecutionFilter(QueryFilter):
     job = serializers.CharField(required=False, help_text="Only executions of this job id")
     status = LenientChoiceField(Execution.Status, required=False, help_text="queued, running, ...")
+    trigger = LenientChoiceField(Execution.Trigger, required=False, help_text=TRIGGER_HELP)
 
     narrow = staticmethod(services.filter_executions)
 
 
 class JobExecutionFilter(QueryFilter):
     status = LenientChoiceField(Execution.Status, required=False, help_text="queued, running, ...")
+    trigger = LenientChoiceField(Execution.Trigger, required=False, help_text=TRIGGER_HELP)
 
     narrow = staticmethod(services.filter_executions)
 

@@ -339,3 +339,54 @@ class ErrorSerializer(serializers.Serializer):
 class FieldErrorsSerializer(serializers.Serializer):
     """A 400 about fields of the body, the query or the path (the schema's ``FieldErrors``): each
     field (or ``non_field_errors``) with its messages."""
+
+
+# -- backfill (docs/scheduling.rst, "Backfill") ------------------------------------------------------
+
+
+class BackfillSerializer(serializers.Serializer):
+    """The body of ``POST jobs/{id}/backfill``: the range of past fire times to run."""
+
+    start = UTCDateTimeField(help_text="The range's first instant (ISO 8601; no offset: UTC), included")
+    end = UTCDateTimeField(help_text="The range's last instant, included: after start, not in the future")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """An unknown key is a 400, as in a job's body (a typo must not pass silently)."""
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                known = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {key: [f"Unknown field. Fields: {known}."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class BackfilledExecutionSerializer(TriggeredExecutionSerializer):
+    """One execution a backfill created: its id, its fire time, its URL and whether django-q2 has it."""
+
+    job = None
+    scheduled_fire_time = UTCDateTimeField()
+
+
+class BackfilledSerializer(serializers.Serializer):
+    """What a backfill did: the range's fire times, how many executions it created (the others had
+    one already) and those executions."""
+
+    job = serializers.CharField(source="job_id")
+    start = UTCDateTimeField()
+    end = UTCDateTimeField()
+    fire_times = serializers.IntegerField(help_text="Fire times of the job's schedule in [start, end].")
+    created = serializers.IntegerField(help_text="Executions created: one per fire time that had none.")
+    already_recorded = serializers.IntegerField(
+        help_text="Fire times that had an execution already (an earlier backfill, or the schedule's)."
+    )
+    executions = BackfilledExecutionSerializer(many=True, help_text="The executions created, oldest first.")
+    executions_url = serializers.SerializerMethodField(
+        help_text="The job's executions list, filtered to its backfilled ones."
+    )
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_executions_url(self, backfill: Any) -> str:
+        query = {"trigger": Execution.Trigger.BACKFILL}
+        return absolute_url(self.context["request"], "job-executions", query, id=backfill.job_id)

@@ -49,6 +49,7 @@ urlpatterns = [
         ),
         "calendar-detail",
     ),
+    route(rf"jobs/{ID}/backfill", views.BackfillView.as_view(), "job-backfill"),
     route("executions", views.ExecutionViewSet.as_view({"get": "list"}, name="Executions"), "execution-list"),
     route(
         rf"executions/{ID}",

@@ -9,6 +9,7 @@ decisions"), which is why no authentication runs (and so DRF enforces no session
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -25,7 +26,7 @@ from rest_framework.settings import api_settings
 from rest_framework.utils import formatting
 from rest_framework.views import APIView
 
-from django_scheduler_api import calendars, services
+from django_scheduler_api import backfill, calendars, services
 from django_scheduler_api.api.exceptions import exception_handler
 from django_scheduler_api.api.filters import (
     CalendarFilter,
@@ -40,6 +41,8 @@ from django_scheduler_api.api.parsers import StrictJSONParser
 from django_scheduler_api.api.renderers import SchedulerBrowsableAPIRenderer
 from django_scheduler_api.api.schema import SchedulerAutoSchema, action_description, document
 from django_scheduler_api.api.serializers import (
+    BackfilledSerializer,
+    BackfillSerializer,
     CalendarInUseSerializer,
     CalendarSerializer,
     DeletedSerializer,
@@ -500,3 +503,52 @@ class TriggerView(JobActionView):
         executions = services.trigger_jobs(requested_ids(request), json_object(request))
         triggered = TriggeredSerializer({"triggered": executions}, context={"request": request})
         return Response(triggered.data)
+
+
+def last_week() -> dict[str, str]:
+    """Last week, Monday 00:00 to Sunday 23:59:59 UTC: a past range for the forms and the schema."""
+    today = datetime.now(UTC).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday() + 7), time(), tzinfo=UTC)
+    sunday_night = monday + timedelta(days=7, seconds=-1)
+    return {
+        "start": monday.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": sunday_night.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def backfill_example() -> OpenApiExample:
+    """The schema's example of a backfill, made when the schema is (so that the range is past)."""
+    return OpenApiExample("Last week", value=last_week(), request_only=True)
+
+
+class BackfillView(SchedulerAPIView, APIView):
+    """Run the fires of a job's schedule in a past range (docs/scheduling.rst, "Backfill")."""
+
+    may_not_find = True
+    id_parameter = JOB_ID
+
+    def check_url(self, request: Request, kwargs: dict[str, Any]) -> None:
+        """A path id that cannot be an id is a 400 naming ``id``, as on ``jobs/{id}``."""
+        error = path_id_error(job_id_validator, kwargs["id"])
+        if error is not None:
+            raise error
+        super().check_url(request, kwargs)
+
+    def raw_data_example(self, method: str) -> dict[str, Any] | None:
+        """The browsable API's JSON form: last week."""
+        return last_week() if method == "POST" else None
+
+    @document(
+        summary="Backfill a job",
+        request=BackfillSerializer,
+        responses=BackfilledSerializer,
+        examples=[backfill_example],
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """One `backfill` execution per fire time of the job's schedule in [`start`, `end`] that has
+        no execution yet, sent to the workers: a second backfill of the range creates nothing. The
+        range must be past and hold at most `BACKFILL_LIMIT` fire times; paused jobs too."""
+        body = BackfillSerializer(data=json_object(request))
+        body.is_valid(raise_exception=True)
+        done = backfill.backfill(id, **body.validated_data)
+        return Response(BackfilledSerializer(done, context={"request": request}).data)

@@ -12,17 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import CommandError
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from django_scheduler_api import calendars, jsonvalues, planning, services
+from django_scheduler_api import backfill, calendars, jsonvalues, planning, services
 from django_scheduler_api.api import serializers as api
 from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
 from django_scheduler_api.cli import tables
 from django_scheduler_api.cli.api import api_request, validated
-from django_scheduler_api.validation import error_message
+from django_scheduler_api.validation import error_message, refusal_detail
 
 RECENT_EXECUTIONS = 5
 
@@ -45,6 +46,8 @@ def run(options: dict[str, Any]) -> Output:
         raise CommandError(str(exc)) from None
     except ValidationError as exc:
         raise CommandError(error_message(exc.detail)) from None
+    except DjangoValidationError as exc:  # a refusal of services, in the API's words
+        raise CommandError(error_message(refusal_detail(exc))) from None
 
 
 def status(options: dict[str, Any], request: Request) -> Output:
@@ -163,6 +166,24 @@ def list_calendars(options: dict[str, Any], request: Request) -> Output:
     return Output(data, f"{text}\n\n{len(found)} calendar(s)")
 
 
+def backfill_job(options: dict[str, Any], request: Request) -> Output:
+    """``POST /jobs/{id}/backfill``: one execution per past fire time of the range that has none."""
+    body = validated(api.BackfillSerializer, {"start": options["start"], "end": options["end"]})
+    done = backfill.backfill(options["id"], **body)
+    data = api.BackfilledSerializer(done, context={"request": request}).data
+    text = tables.table(
+        ["EXECUTION", "SCHEDULED (UTC)"], [(e.id, e.scheduled_fire_time) for e in done.executions]
+    )
+    summary = (
+        f"Backfilled job {done.job_id} from {tables.when(done.start)} to {tables.when(done.end)} UTC: "
+        f"{done.fire_times} fire time(s), {done.created} execution(s) created, "
+        f"{done.already_recorded} had one already."
+    )
+    unsent = sum(1 for e in done.executions if e.enqueued_at is None)
+    later = f" {unsent} not sent yet: a scheduler sends them from its outbox." if unsent else ""
+    return Output(data, f"{text}\n\n{summary}{later}" if done.executions else summary + later)
+
+
 def _schedule(job: Any) -> str:
     """The list's schedule column: the cron expression, the interval, or once."""
     if job.interval:
@@ -203,4 +224,5 @@ SUBCOMMANDS: dict[str, Callable[[dict[str, Any], Request], Output]] = {
     "delete": delete,
     "preview": preview,
     "calendars": list_calendars,
+    "backfill": backfill_job,
 }

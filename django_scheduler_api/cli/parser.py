@@ -37,6 +37,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     delete.add_argument("id", help="The job's id.")
     _add_preview(sub, common)
     sub.add_parser("calendars", parents=[common], help="The calendars and what each excludes.")
+    _add_backfill(sub, common)
 
 
 def _add_ids(command: argparse.ArgumentParser) -> None:
@@ -69,4 +70,19 @@ def _add_preview(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     command.add_argument("--count", default=None, help="How many fire times.")
     command.add_argument(
         "--calendar", default=None, help="Calendar ids (separated by ','): skip the times they exclude."
+    )
+
+
+def _add_backfill(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser(
+        "backfill",
+        parents=[common],
+        help="Run the fire times of a job's schedule in a past range, each once.",
+    )
+    command.add_argument("id", help="The job's id.")
+    command.add_argument(
+        "--start", required=True, help="The range's first instant (ISO 8601, UTC if no offset)."
+    )
+    command.add_argument(
+        "--end", required=True, help="The range's last instant: after --start, not in the future."
     )

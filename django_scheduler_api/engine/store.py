@@ -112,7 +112,7 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
             if plan.dropped_misfire is not None:
                 dropped[job.pk] = (1, plan.dropped_misfire)
             job.next_fire_time, job.previous_fire_time = plan.next_fire_time, plan.previous_fire_time
-        recorded = _insert(executions)
+        recorded = record_once(executions)
         _save_fire_times(jobs)
         count_dropped_misfires(dropped, now)
     to_send = [e for e in recorded if e.status == Execution.Status.QUEUED]
@@ -213,11 +213,13 @@ def _execution(
     )
 
 
-def _insert(executions: list[Execution]) -> list[Execution]:
+def record_once(executions: list[Execution]) -> list[Execution]:
     """Insert, letting the unique constraint drop fires already recorded; return those inserted.
 
-    The common case (no collision) is one plain bulk insert in a savepoint. Only when the constraint
-    refuses it is the batch inserted again skipping collisions, and the survivors read back.
+    A claim's fires and a backfill's go through here: whichever records a fire time first, the other
+    records nothing for it. The common case (no collision) is one plain bulk insert in a savepoint.
+    Only when the constraint refuses it is the batch inserted again skipping collisions, and the
+    survivors read back.
     """
     if not executions:
         return []

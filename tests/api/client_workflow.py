@@ -22,6 +22,7 @@ from scheduler_client import Client
 from scheduler_client.api.executions import executions_list, executions_retrieve
 from scheduler_client.api.handlers import handlers_list
 from scheduler_client.api.jobs import (
+    jobs_backfill_create,
     jobs_create,
     jobs_destroy,
     jobs_executions_list,
@@ -35,6 +36,8 @@ from scheduler_client.api.resume import resume_create
 from scheduler_client.api.status import status_retrieve
 from scheduler_client.api.trigger import trigger_create
 from scheduler_client.models import (
+    Backfilled,
+    BackfillRequest,
     Deleted,
     Error,
     Execution,
@@ -211,12 +214,20 @@ def run(base_url: str, handler: str, *, timeout: float = 60) -> Counter[str]:
     assert unknown.unknown_ids == ["ghost"]
     assert parsed(jobs_retrieve.sync("reports.daily", client=client), Job).state == JobStateEnum.PLANNED
 
+    # Backfill a past week of the weekday job: five fire times, each once however often it is asked.
+    start = datetime.now(UTC) - timedelta(days=8)
+    week = BackfillRequest(start=start, end=start + timedelta(days=7))
+    backfilled = parsed(jobs_backfill_create.sync("reports.daily", client=client, body=week), Backfilled)
+    assert backfilled.fire_times == backfilled.created == len(backfilled.executions) == 5
+    again = parsed(jobs_backfill_create.sync("reports.daily", client=client, body=week), Backfilled)
+    assert (again.created, again.already_recorded) == (0, 5)
+
     # Delete: 200 with a body; the history stays.
     deleted = parsed(jobs_destroy.sync("reports.daily", client=client), Deleted)
     assert deleted.id == "reports.daily" and deleted.deleted
     gone = parsed(jobs_destroy.sync("reports.daily", client=client), Error)
     assert "reports.daily" in gone.detail
-    assert len(parsed(jobs_executions_list.sync("reports.daily", client=client), list)) == 1
+    assert len(parsed(jobs_executions_list.sync("reports.daily", client=client), list)) == 1 + 5
     assert parsed(status_retrieve.sync(client=client), Status).all_.count == 2
     return calls
 

@@ -26,6 +26,7 @@ OPERATIONS = {
     "/scheduler/jobs/{id}/executions": ["get"],
     "/scheduler/calendars": ["get"],
     "/scheduler/calendars/{id}": ["get", "post", "patch", "delete"],
+    "/scheduler/jobs/{id}/backfill": ["post"],
     "/scheduler/executions": ["get"],
     "/scheduler/executions/{id}": ["get"],
     "/scheduler/handlers": ["get"],

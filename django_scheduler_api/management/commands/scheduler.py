@@ -4,6 +4,7 @@
     python manage.py scheduler list --state paused --json
     python manage.py scheduler trigger reports.daily --data '{"dry_run": true}'
     python manage.py scheduler preview "0 15 10 ? * 2-6" --timezone Europe/Berlin --count 3
+    python manage.py scheduler backfill reports.daily --start 2026-11-02T00:00Z --end 2026-11-08T23:59:59Z
 
 The logic lives in ``django_scheduler_api.cli``; this module only wires it to Django.
 """
@@ -20,7 +21,7 @@ from django_scheduler_api.cli import api, commands, parser
 class Command(BaseCommand):
     help = (
         "Manage scheduler jobs like the REST API does: status, list, show, pause, resume, trigger, "
-        "delete, preview. Tables by default, the API's JSON with --json; errors exit non-zero."
+        "delete, preview, backfill. Tables by default, the API's JSON with --json; errors exit non-zero."
     )
 
     def add_arguments(self, parser_: CommandParser) -> None:
