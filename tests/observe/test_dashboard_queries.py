@@ -77,3 +77,22 @@ def test_the_grid_keeps_the_latest_runs_of_each_job():
     held = sorted([*made[:10], manual], key=lambda e: (e.scheduled_fire_time, str(e.pk)))[-10:]
     assert [run.id for run in runs["g.busy"]] == [e.pk for e in held]
     assert [run.scheduled_fire_time for run in runs["g.quiet"]] == [now - timedelta(minutes=5)]
+
+
+@pytest.mark.django_db
+def test_each_database_computes_the_lag_and_the_minute_as_python_does():
+    """The dashboard's lag and minute are each database's own arithmetic (not Django's Python
+    functions on SQLite): equal to Python's to the microsecond, for lags under and over a second,
+    with and without a fraction in the stored times."""
+    job = make_job("q.lag")
+    base = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    lags_ms = [0.001, 0.5, 1, 2.5, 999.999, 1000, 61_234.567]
+    for i, lag in enumerate(lags_ms):
+        make_execution(job, at=base + timedelta(minutes=i, microseconds=i * 7), lag_ms=lag)
+    rows = Execution.objects.annotate(
+        lag=monitoring._LagSeconds(), minute=monitoring._Minute("scheduled_fire_time")
+    ).values_list("started_at", "scheduled_fire_time", "lag", "minute")
+    assert len(rows) == len(lags_ms)
+    for started, fired, lag, minute in rows:
+        assert lag == pytest.approx((started - fired).total_seconds(), abs=1e-6)
+        assert minute == fired.replace(second=0, microsecond=0)
