@@ -276,7 +276,8 @@ class DroppedMisfires(models.Model):
     and not run (docs/observability.rst, ``scheduler_misfires_total``).
 
     A fire the scheduler finds late when it plans the job (``do_nothing``) leaves no execution: this
-    tally, updated in the transaction that moves the job's fire times, is its only trace. A fire
+    tally, updated in the transaction that moves the job's fire times, is its only trace (one count
+    per misfire, however many fire times it passed over). A fire
     dropped after it was recorded (it waited in the outbox or the broker) is also a ``skipped``
     execution. Keyed by the job's id without a foreign key: the count outlives a deleted job, as
     its executions do, so the counter never goes down.
