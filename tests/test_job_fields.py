@@ -5,6 +5,7 @@ from __future__ import annotations
 from django_scheduler_api import declared, services, validation
 from django_scheduler_api.admin.forms import JobAdminForm
 from django_scheduler_api.api.serializers import JobSerializer
+from django_scheduler_api.cli.editing import FIELDS as CLI_OPTIONS
 
 
 def test_the_api_body_the_admin_form_and_declarations_take_the_same_fields():
@@ -13,6 +14,7 @@ def test_the_api_body_the_admin_form_and_declarations_take_the_same_fields():
     assert api == writable
     assert set(JobAdminForm.base_fields) == writable
     assert set(declared.DeclaredJobSerializer().fields) == writable
+    assert {*CLI_OPTIONS, "id"} == writable  # scheduler create/update: one option each, the id positional
 
 
 def test_every_timing_field_is_writable_and_has_a_default():

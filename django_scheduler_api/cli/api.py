@@ -51,9 +51,17 @@ def render(data: Any) -> str:
     return JSONRenderer().render(data, renderer_context={"indent": 2}).decode()
 
 
-def validated(serializer_class: type, data: dict[str, Any], **context: Any) -> dict[str, Any]:
-    """Validate with an API serializer; its 400 field errors become a ``CommandError``."""
-    serializer = serializer_class(data=data, context=context)
+def validated(
+    serializer_class: type,
+    data: dict[str, Any],
+    *,
+    instance: Any = None,
+    partial: bool = False,
+    **context: Any,
+) -> dict[str, Any]:
+    """Validate with an API serializer (over ``instance`` for a partial update, as a PATCH does); its
+    400 field errors become a ``CommandError``."""
+    serializer = serializer_class(instance, data=data, partial=partial, context=context)
     try:
         serializer.is_valid(raise_exception=True)
     except ValidationError as exc:

@@ -17,11 +17,11 @@ from django.core.management.base import CommandError
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from django_scheduler_api import backfill, calendars, jsonvalues, planning, services
+from django_scheduler_api import backfill, calendars, planning, services
 from django_scheduler_api.api import serializers as api
 from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
-from django_scheduler_api.cli import tables
+from django_scheduler_api.cli import editing, tables
 from django_scheduler_api.cli.api import api_request, validated
 from django_scheduler_api.validation import error_message, refusal_detail
 
@@ -166,6 +166,18 @@ def list_calendars(options: dict[str, Any], request: Request) -> Output:
     return Output(data, f"{text}\n\n{len(found)} calendar(s)")
 
 
+def create(options: dict[str, Any], request: Request) -> Output:
+    """``POST /jobs/{id}``: a new job (``--replace``: an existing one replaced whole)."""
+    data = editing.create(options, request)
+    return Output(data, f"Saved job {data['id']}.\n\n{show(options, request).text}")
+
+
+def update(options: dict[str, Any], request: Request) -> Output:
+    """``PATCH /jobs/{id}``: the fields given changed."""
+    data = editing.update(options, request)
+    return Output(data, f"Saved job {data['id']}.\n\n{show(options, request).text}")
+
+
 def backfill_job(options: dict[str, Any], request: Request) -> Output:
     """``POST /jobs/{id}/backfill``: one execution per past fire time of the range that has none."""
     body = validated(api.BackfillSerializer, {"start": options["start"], "end": options["end"]})
@@ -201,10 +213,7 @@ def _trigger_body(raw: str | None) -> dict[str, Any]:
     object, or nothing."""
     if raw is None or not raw.strip():
         return {}
-    try:
-        body = jsonvalues.loads(raw)
-    except ValueError as exc:
-        raise CommandError(f"JSON parse error - {exc}") from None
+    body = editing.parse_json(raw)
     if not isinstance(body, dict):
         raise CommandError(f"The body must be a JSON object, not {type(body).__name__}.")
     return body
@@ -225,4 +234,6 @@ SUBCOMMANDS: dict[str, Callable[[dict[str, Any], Request], Output]] = {
     "preview": preview,
     "calendars": list_calendars,
     "backfill": backfill_job,
+    "create": create,
+    "update": update,
 }

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from django_scheduler_api.cli.editing import FIELDS, NULL, option
+from django_scheduler_api.validation import JobFieldsSerializer
+
+# Short spellings of options besides the field's own (``--cron-expression``).
+ALIASES = {"cron_expression": ("--cron",)}
+
 
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
     """Add the subcommands to the management command's parser."""
@@ -38,6 +44,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     _add_preview(sub, common)
     sub.add_parser("calendars", parents=[common], help="The calendars and what each excludes.")
     _add_backfill(sub, common)
+    _add_editing(sub, common)
 
 
 def _add_ids(command: argparse.ArgumentParser) -> None:
@@ -86,3 +93,31 @@ def _add_backfill(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     command.add_argument(
         "--end", required=True, help="The range's last instant: after --start, not in the future."
     )
+
+
+def _add_editing(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    create = sub.add_parser(
+        "create", parents=[common], help="Add a job: --handler and any other field (the API's POST)."
+    )
+    create.add_argument("id", help="The job's id.")
+    create.add_argument("--replace", action="store_true", help="Replace an existing job whole, as POST does.")
+    update = sub.add_parser(
+        "update", parents=[common], help="Change the fields given of a job (the API's PATCH)."
+    )
+    update.add_argument("id", help="The job's id.")
+    for command in (create, update):
+        _add_fields(command)
+
+
+def _add_fields(command: argparse.ArgumentParser) -> None:
+    """One option per writable field, its help the API's (``null``: the field's default)."""
+    fields = JobFieldsSerializer().fields
+    for name in FIELDS:
+        help_text = str(fields[name].help_text or fields[name].label or name)
+        command.add_argument(
+            option(name),
+            *ALIASES.get(name, ()),
+            dest=name,
+            default=None,
+            help=f"{help_text} ({NULL}: the default).",
+        )
