@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from django_scheduler_api.calendars import CalendarInUse, NoSuchCalendar
 from django_scheduler_api.planning import ExcludedEverything
 from django_scheduler_api.services import NoSuchExecution, NoSuchJob, UnknownJobs
+from django_scheduler_api.validation import refusal_detail
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -38,9 +39,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def _field_errors(exc: DjangoValidationError) -> dict[str, Any]:
-    if hasattr(exc, "error_dict"):
-        return exc.message_dict
-    return {"detail": " ".join(exc.messages)}
+    detail = refusal_detail(exc)
+    return detail if isinstance(detail, dict) else {"detail": " ".join(detail)}
 
 
 @csrf_exempt  # like the API's views: a write to an unknown path is a JSON 404, not the CSRF page
