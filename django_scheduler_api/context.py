@@ -19,3 +19,5 @@ class JobContext:
     scheduled_fire_time: datetime | None = None
     previous_fire_time: datetime | None = None
     next_fire_time: datetime | None = None
+    # The number of this attempt of the fire (1: the first; more for a ``retry``, docs/scheduling.rst).
+    attempt: int = 1

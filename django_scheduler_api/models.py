@@ -44,6 +44,10 @@ class IdentifierField(models.CharField):
 # The longest interval (about 68 years: the largest 32-bit integer), so that no database and no
 # datetime arithmetic overflows on a stored value.
 MAX_INTERVAL = 2**31 - 1
+# The most attempts a retry policy may ask for (each attempt is a row of its own), and the largest
+# back-off coefficient (docs/scheduling.rst, "Retries").
+MAX_RETRY_ATTEMPTS = 1000
+MAX_BACKOFF_COEFFICIENT = 100
 
 
 class Job(models.Model):
@@ -94,6 +98,23 @@ class Job(models.Model):
     # Each fire delayed by up to this many seconds, by an amount derived from the job's id and the
     # fire's time (planning.jitter_delay), so every scheduler computes the same instant.
     jitter = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_INTERVAL)])
+    # The retry policy (Temporal's RetryPolicy): an execution recorded ``failed`` (or ``lost``, with
+    # ``retry_on_lost``) is run again, as an execution of its own, ``retry_initial_delay`` seconds
+    # after it ended, each later delay ``retry_backoff_coefficient`` times the one before, at most
+    # ``retry_max_delay``; ``retry_max_attempts`` counts the first (1: no retry). docs/scheduling.rst.
+    retry_max_attempts = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_RETRY_ATTEMPTS)]
+    )
+    retry_initial_delay = models.PositiveIntegerField(
+        default=10, validators=[MaxValueValidator(MAX_INTERVAL)]
+    )
+    retry_backoff_coefficient = models.FloatField(
+        default=2.0, validators=[MinValueValidator(1), MaxValueValidator(MAX_BACKOFF_COEFFICIENT)]
+    )
+    retry_max_delay = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_INTERVAL)]
+    )
+    retry_on_lost = models.BooleanField(default=False)
     data = models.JSONField(default=dict, blank=True)
     # The ids of the calendars whose exclusions skip this job's fires (docs/scheduling.rst,
     # "Calendars"). A list rather than a many-to-many table so that a job's schedule is one row, read
@@ -110,6 +131,11 @@ class Job(models.Model):
     TIMING_FIELDS = (
         "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
         "end_time", "jitter", "calendars",
+    )  # fmt: skip
+    # The retry policy's fields (docs/scheduling.rst, "Retries"); a change never moves a fire.
+    RETRY_FIELDS = (
+        "retry_max_attempts", "retry_initial_delay", "retry_backoff_coefficient", "retry_max_delay",
+        "retry_on_lost",
     )  # fmt: skip
 
     class Meta:
@@ -170,6 +196,7 @@ class Execution(models.Model):
         MISFIRE = "misfire", "Misfire"
         # A past fire time of the schedule run on request (docs/scheduling.rst, "Backfill").
         BACKFILL = "backfill", "Backfill"
+        RETRY = "retry", "Retry"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -216,13 +243,27 @@ class Execution(models.Model):
     # What the handler logged through ``logging`` while it ran, bounded by ``HANDLER_LOG_LIMIT``.
     log = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Retries (docs/scheduling.rst, "Retries"): the number of this attempt (1: the first), and for a
+    # retry the first execution of its chain (null for a first attempt). No database constraint: the
+    # first may be pruned before its retries. No index of its own: the unique constraint on
+    # (first_execution, attempt) is one, and every insert of an execution pays for each index.
+    attempt = models.PositiveIntegerField(default=1)
+    first_execution = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="retries",
+    )
     # The scheduled fire time of a fire of the schedule (a misfire, a backfill), null for a manual
-    # trigger: the database computes it, and the unique constraint below holds it. A generated column
-    # rather than a partial unique index because MariaDB has no partial indexes; NULLs never collide,
-    # on any database.
+    # trigger or a retry (which the constraint on attempts holds instead): the database computes it,
+    # and the unique constraint below holds it. A generated column rather than a partial unique index
+    # because MariaDB has no partial indexes; NULLs never collide, on any database.
     fire_key = models.GeneratedField(
         expression=models.Case(
-            models.When(~Q(trigger="manual"), then=F("scheduled_fire_time")),
+            models.When(~Q(trigger__in=["manual", "retry"]), then=F("scheduled_fire_time")),
             default=None,
         ),
         output_field=models.DateTimeField(null=True),
@@ -235,6 +276,11 @@ class Execution(models.Model):
             # Exactly once: one scheduled (misfire, backfill) execution per job and fire time, whatever
             # the number of scheduler processes or backfills. Manual triggers are not fires of the schedule.
             models.UniqueConstraint(fields=["job", "fire_key"], name="sched_execution_once_per_fire"),
+            # Exactly once for retries: one execution per attempt of a chain, whichever process
+            # records the outcome that asks for it (first attempts have no chain: NULLs never collide).
+            models.UniqueConstraint(
+                fields=["first_execution", "attempt"], name="sched_execution_once_per_attempt"
+            ),
         ]
         indexes = [
             models.Index(fields=["job", "scheduled_fire_time"], name="sched_exec_job_time_idx"),
@@ -249,6 +295,11 @@ class Execution(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def chain_id(self) -> uuid.UUID:
+        """The first execution of this execution's chain of attempts (itself, for a first attempt)."""
+        return self.first_execution_id or self.pk
 
 
 class PrunedExecutions(models.Model):

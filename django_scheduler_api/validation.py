@@ -36,7 +36,8 @@ from django_scheduler_api.registry import HandlerNotRegistered, registry
 WRITABLE_FIELDS = (
     "id", "group", "name", "state", "description", "handler", "cron_expression", "interval",
     "interval_anchor", "repeat_count", "timezone", "start_time", "end_time", "misfire_policy",
-    "overlap_policy", "jitter", "data", "calendars",
+    "overlap_policy", "jitter", "retry_max_attempts", "retry_initial_delay", "retry_backoff_coefficient",
+    "retry_max_delay", "retry_on_lost", "data", "calendars",
 )  # fmt: skip
 
 # What the scheduler keeps about a job, read-only wherever a job is shown.
@@ -155,6 +156,25 @@ def validate_interval_schedule(
         raise ValidationError(
             {name: ValidationError(message, code="invalid_schedule") for name, message in errors.items()}
         )
+
+
+def validate_retry_delays(initial_delay: int | None, max_delay: int | None) -> None:
+    """A retry's longest delay is not below its first (docs/scheduling.rst, "Retries")."""
+    if max_delay is not None and initial_delay is not None and max_delay < initial_delay:
+        raise ValidationError(
+            {
+                "retry_max_delay": ValidationError(
+                    "retry_max_delay must be at least retry_initial_delay.", code="invalid_retry"
+                )
+            }
+        )
+
+
+def validate_relations(value: Callable[[str], Any]) -> None:
+    """Every rule between a job's fields, ``value(name)`` giving each (as for ``validate_schedule``):
+    the schedule's and the retry policy's."""
+    validate_schedule(value)
+    validate_retry_delays(value("retry_initial_delay"), value("retry_max_delay"))
 
 
 def validate_schedule(value: Callable[[str], Any]) -> None:
@@ -381,6 +401,15 @@ class JobFieldsSerializer(UTCModelSerializer):
             },
             "repeat_count": {"help_text": "Fires after the first (0: once); null: for ever."},
             "jitter": {"help_text": "Delay each fire by up to this many seconds, the same in every process."},
+            "retry_max_attempts": {
+                "help_text": "Attempts of a fire in all, the first included; 1: no retry (docs: Retries)."
+            },
+            "retry_initial_delay": {"help_text": "Seconds from a failed attempt's end to the first retry."},
+            "retry_backoff_coefficient": {
+                "help_text": "Each later delay: the one before times this (1 or more)."
+            },
+            "retry_max_delay": {"help_text": "The longest delay, in seconds; null: no limit."},
+            "retry_on_lost": {"help_text": "Retry lost executions too, not only failed ones."},
         }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -444,7 +473,7 @@ class JobFieldsSerializer(UTCModelSerializer):
         return validate_calendars(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The rules between fields (``validate_schedule``, ``validate_fire_left``), reading omitted
+        """The rules between fields (``validate_relations``, ``validate_fire_left``), reading omitted
         ones from the job for a PATCH and as their defaults otherwise."""
         current = self.instance if self.partial else None
         job_id = self.context.get("job_id") or attrs.get("id")
@@ -454,7 +483,7 @@ class JobFieldsSerializer(UTCModelSerializer):
         def value(name: str) -> Any:
             return attrs.get(name, getattr(current, name, defaults.get(name)))
 
-        validate_schedule(value)
+        validate_relations(value)
         validate_fire_left(value)
         return attrs
 

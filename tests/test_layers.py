@@ -37,7 +37,7 @@ PACKAGE = "django_scheduler_api"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("api", "admin", "cli", "management", "urls", "middleware", "apps", "checks")),
     ("services", ("services", "validation", "declared", "monitoring", "calendars", "backfill")),
-    ("engine", ("engine", "planning", "execution", "exclusions")),
+    ("engine", ("engine", "planning", "retries", "execution", "exclusions")),
     ("ground", ("cron", "models", "conf", "registry", "context", "jsonvalues", "signals", "migrations", "")),
 ]
 

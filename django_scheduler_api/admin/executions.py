@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
@@ -44,6 +44,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
         "short_id",
         "job_link",
         "trigger",
+        "attempt",
         "status_display",
         "scheduled_fire_time",
         "started_at",
@@ -57,6 +58,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("id", "job_link", "handler", "trigger", "status_display", "node", "task_id")}),
+        ("Attempts", {"fields": ("attempt", "first_execution_link", "retry_links")}),
         (
             "Times",
             {
@@ -99,6 +101,24 @@ class ExecutionAdmin(ReadOnlyAdmin):
         if getattr(execution, "job_exists", True):
             return admin_link("job", execution.job_id, execution.job_id)
         return format_html("{} <small>(deleted)</small>", execution.job_id)
+
+    @admin.display(description="First attempt")
+    def first_execution_link(self, execution: Execution) -> SafeString | str:
+        """The chain's first execution, for a retry (docs/scheduling.rst, "Retries")."""
+        first = execution.first_execution_id
+        return "-" if first is None else admin_link("execution", first, str(first)[:8])
+
+    @admin.display(description="Retries")
+    def retry_links(self, execution: Execution) -> SafeString | str:
+        """The later attempts of a first execution's chain, in order."""
+        if execution.first_execution_id is not None:
+            return "-"
+        attempts = execution.retries.order_by("attempt").values_list("pk", "attempt", "status")
+        links = [
+            format_html("{} ({})", admin_link("execution", pk, f"attempt {n}"), status)
+            for pk, n, status in attempts
+        ]
+        return format_html_join(", ", "{}", ((link,) for link in links)) if links else "-"
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, execution: Execution) -> SafeString | str:

@@ -76,6 +76,11 @@ class JobAdminForm(forms.ModelForm):
             "repeat_count": "Fires after the first (0: once). Empty: for ever.",
             "jitter": "Delay each fire by up to this many seconds (less than the gap to the next "
             "fire), a fixed amount per job and fire time. 0: on time.",
+            "retry_max_attempts": "Attempts of a fire in all, the first included. 1: no retry.",
+            "retry_initial_delay": "Seconds from a failed attempt's end to the first retry.",
+            "retry_backoff_coefficient": "Each later delay is the one before times this (1 or more).",
+            "retry_max_delay": "The longest delay, in seconds. Empty: no limit.",
+            "retry_on_lost": "Retry lost executions too (a worker died), not only failed ones.",
             "timezone": "The IANA zone the cron expression is read in, e.g. Europe/Berlin.",
             "start_time": "No fire before this instant.",
             "end_time": "No fire after this instant.",
@@ -115,7 +120,7 @@ class JobAdminForm(forms.ModelForm):
         cleaned = super().clean()
         values = {name: cleaned.get(name) for name in validation.WRITABLE_FIELDS}
         values["id"] = values.get("id") or self.instance.pk
-        validation.validate_schedule(values.get)
+        validation.validate_relations(values.get)
         if not self.errors:  # the search needs every field valid
             validation.validate_fire_left(values.get)
         return cleaned

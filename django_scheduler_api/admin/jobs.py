@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from django_scheduler_api import monitoring, services
+from django_scheduler_api import monitoring, retries, services
 from django_scheduler_api.admin import charts
 from django_scheduler_api.admin.display import (
     admin_link,
@@ -89,12 +89,17 @@ class JobAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (
+            "Retries",
+            {"fields": (*Job.RETRY_FIELDS, "retry_description")},
+        ),
         ("Data", {"fields": ("data",)}),
         ("Executions", {"fields": ("recent_durations", "recent_executions")}),
         ("Record", {"classes": ("collapse",), "fields": ("source", "created_at", "updated_at")}),
     )
     readonly_fields = (
         "cron_description",
+        "retry_description",
         "upcoming_fires",
         "next_fire_time",
         "previous_fire_time",
@@ -150,6 +155,10 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Description of the schedule")
     def cron_description(self, job: Job) -> str:
         return "-" if job._state.adding else cron_description(job.cron_expression, job.interval)
+
+    @admin.display(description="Retry policy")
+    def retry_description(self, job: Job) -> str:
+        return "-" if job._state.adding else retries.describe(retries.RetryPolicy.of(job))
 
     @admin.display(description="Next five fire times")
     def upcoming_fires(self, job: Job) -> SafeString | str:

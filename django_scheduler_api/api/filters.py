@@ -43,7 +43,7 @@ class JobFilter(QueryFilter):
     narrow = staticmethod(services.filter_jobs)
 
 
-TRIGGER_HELP = "schedule, manual, misfire or backfill"
+TRIGGER_HELP = "schedule, manual, misfire, backfill or retry"
 
 
 class ExecutionFilter(QueryFilter):

@@ -44,7 +44,7 @@ class SchedulerCollector(Collector):
         yield _labelled(
             CounterMetricFamily,
             "fires",
-            "Fires recorded, by trigger (misfire: late fires).",
+            "Fires recorded, by trigger (misfire: late fires; retry: attempts after a failure).",
             "trigger",
             snap.fires,
         )

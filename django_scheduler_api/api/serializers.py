@@ -72,6 +72,13 @@ class ExecutionSerializer(validation.UTCModelSerializer):
     url = LinkField("execution-detail", {"id": "id"})
     job = serializers.CharField(source="job_id", read_only=True)
     job_url = LinkField("job-detail", {"id": "job_id"})
+    first_execution = serializers.UUIDField(
+        source="first_execution_id",
+        read_only=True,
+        allow_null=True,
+        help_text="For a retry, the first execution of its chain of attempts; null for a first attempt.",
+    )
+    first_execution_url = serializers.SerializerMethodField()
     data = JSONObjectField(read_only=True)
 
     class Meta:
@@ -82,6 +89,9 @@ class ExecutionSerializer(validation.UTCModelSerializer):
             "job",
             "job_url",
             "trigger",
+            "attempt",
+            "first_execution",
+            "first_execution_url",
             "status",
             "scheduled_fire_time",
             "fire_time",
@@ -93,6 +103,14 @@ class ExecutionSerializer(validation.UTCModelSerializer):
             "error",
         ]
         read_only_fields = fields
+        extra_kwargs = {"attempt": {"help_text": "The number of this attempt of its fire: 1 for the first."}}
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_first_execution_url(self, execution: Execution) -> str | None:
+        first = execution.first_execution_id
+        if first is None:
+            return None
+        return absolute_url(self.context["request"], "execution-detail", id=str(first))
 
 
 class ExecutionDetailSerializer(ExecutionSerializer):

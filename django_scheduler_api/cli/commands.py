@@ -17,12 +17,13 @@ from django.core.management.base import CommandError
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from django_scheduler_api import backfill, calendars, planning, services
+from django_scheduler_api import backfill, calendars, planning, retries, services
 from django_scheduler_api.api import serializers as api
 from django_scheduler_api.api.filters import JobFilter
 from django_scheduler_api.api.pagination import parse_paging
 from django_scheduler_api.cli import editing, tables
 from django_scheduler_api.cli.api import api_request, validated
+from django_scheduler_api.models import Job
 from django_scheduler_api.validation import error_message, refusal_detail
 
 RECENT_EXECUTIONS = 5
@@ -75,8 +76,8 @@ def list_jobs(options: dict[str, Any], request: Request) -> Output:
     total = queryset.count()
     jobs = list(queryset[skip : skip + take])
     data = api.JobSerializer(jobs, many=True, context={"request": request}).data
-    rows = [(j.id, j.state, j.handler, _schedule(j), j.next_fire_time) for j in jobs]
-    text = tables.table(["ID", "STATE", "HANDLER", "SCHEDULE", "NEXT FIRE (UTC)"], rows)
+    rows = [(j.id, j.state, j.handler, _schedule(j), j.next_fire_time, j.retry_max_attempts) for j in jobs]
+    text = tables.table(["ID", "STATE", "HANDLER", "SCHEDULE", "NEXT FIRE (UTC)", "ATTEMPTS"], rows)
     shown = f"{skip + 1}-{skip + len(jobs)}" if jobs else "none"
     return Output(data, f"{text}\n\n{shown} of {total} job(s)")
 
@@ -95,15 +96,18 @@ def show(options: dict[str, Any], request: Request) -> Output:
         + [(name, data[name]) for name in ("timezone", "start_time", "end_time", "misfire_policy")]
         + [("jitter", f"{job.jitter} s")]
         + [("calendars", ", ".join(job.calendars))] * bool(job.calendars)
+        + [(name, data[name]) for name in Job.RETRY_FIELDS if job.retry_max_attempts > 1]
+        + [("retry", retries.describe(retries.RetryPolicy.of(job)))]
         + [("data", json.dumps(job.data, sort_keys=True))]
         + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
     )
     fires = "\n".join(f"  {tables.when(t)}" for t in services.upcoming_fire_times(job, 5)) or "  none"
     rows = [
-        (e.id, e.trigger, e.status, e.scheduled_fire_time, e.duration_ms, e.error)
+        (e.id, e.trigger, e.attempt, e.status, e.scheduled_fire_time, e.duration_ms, e.error)
         for e in services.recent_executions(job.pk, RECENT_EXECUTIONS)
     ]
-    history = tables.table(["EXECUTION", "TRIGGER", "STATUS", "SCHEDULED (UTC)", "MS", "ERROR"], rows)
+    headers = ["EXECUTION", "TRIGGER", "ATTEMPT", "STATUS", "SCHEDULED (UTC)", "MS", "ERROR"]
+    history = tables.table(headers, rows)
     text = f"{details}\n\nNext fire times (UTC):\n{fires}\n\nLast executions:\n{history}"
     return Output(data, text)
 

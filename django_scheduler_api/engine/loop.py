@@ -8,7 +8,8 @@ One pass (``tick``):
    recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
    ``LOOKAHEAD`` seconds are claimed and sent that much early, with their instant, at which the
    workers start the handlers; the outbox entries of what was sent are closed at the start of the
-   next pass.
+   next pass;
+3. send the retries that are due (recorded with their instant when an attempt failed).
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
 longer than ``MAX_SLEEP`` (so a job created or changed elsewhere is seen within that time; on
@@ -58,6 +59,7 @@ class TickStats:
     skipped: int = 0
     resent: int = 0
     misfired: int = 0
+    retried: int = 0
     lost: int = 0
     pruned: int = 0
 
@@ -160,6 +162,20 @@ class Scheduler:
         self.push_refused(stats)
         self._housekeeping(stats)
         self.dispatch_due(stats)
+        self.send_retries(stats)
+        return stats
+
+    def send_retries(self, stats: TickStats | None = None) -> TickStats:
+        """Send the retries that are due (docs/scheduling.rst, "Retries"): recorded by the workers
+        and sweeps with their instant, sent at it by whichever scheduler passes first."""
+        stats = stats or TickStats()
+        if self._stop.is_set():
+            return stats
+        sent = store.send_due_retries(
+            self.clock(), limit=OUTBOX_BATCH, send=send, threshold=scheduler_settings.misfire_threshold
+        )
+        stats.retried += sent.sent
+        stats.misfired += sent.misfired
         return stats
 
     def dispatch_due(self, stats: TickStats | None = None) -> TickStats:
@@ -273,17 +289,19 @@ class Scheduler:
             logger.info("Scheduler %s: %d lost, %d pruned.", self.node, stats.lost, stats.pruned)
 
     def sleep_time(self) -> float:
-        """Seconds until the earliest next fire is within ``LOOKAHEAD``, at most ``MAX_SLEEP`` and
-        the next heartbeat; ``MAX_SLEEP`` (or the next heartbeat) when the due jobs are locked by
-        another scheduler, which is claiming them or frozen while holding them."""
+        """Seconds until the earliest next fire is within ``LOOKAHEAD`` or the earliest retry is
+        due, at most ``MAX_SLEEP`` and the next heartbeat; fires are not waited for when the due jobs
+        are locked by another scheduler, which is claiming them or frozen while holding them."""
         longest = min(float(scheduler_settings.MAX_SLEEP), max(0.0, self._next_beat - time.monotonic()))
-        if self._blocked:
-            return longest
-        due = store.next_due_time()
-        if due is None:
-            return longest
-        until = (due - self.clock()).total_seconds() - scheduler_settings.LOOKAHEAD
-        return max(0.0, min(longest, until))
+        now = self.clock()
+        waits = [longest]
+        retry = store.next_retry_time()
+        if retry is not None:
+            waits.append((retry - now).total_seconds())
+        due = None if self._blocked else store.next_due_time()
+        if due is not None:
+            waits.append((due - now).total_seconds() - scheduler_settings.LOOKAHEAD)
+        return max(0.0, min(waits))
 
 
 def _broker_queue_empty() -> bool:

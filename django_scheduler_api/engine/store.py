@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from django_scheduler_api import planning
+from django_scheduler_api import planning, retries
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.models import (
     Calendar,
@@ -58,6 +59,8 @@ CLAIM_FIELDS = (
     "previous_fire_time",
 )
 PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
+# The triggers whose lateness the misfire rule judges (docs/engine.rst, "Faults").
+JUDGED = (Execution.Trigger.SCHEDULE, Execution.Trigger.RETRY)
 # The columns an execution's outcome writes.
 OUTCOME_FIELDS = ("status", "started_at", "finished_at", "duration_ms", "result", "error", "traceback", "log")
 OUTCOME_DEFAULTS = {"result": None, "error": None, "traceback": ""}
@@ -78,10 +81,12 @@ class Claim:
     to_send: list[Execution] = field(default_factory=list)
 
 
-def _lock(queryset: QuerySet) -> QuerySet:
-    """Lock the selected rows, skipping rows another scheduler holds, where the database can."""
+def _lock(queryset: QuerySet, *, of: tuple[str, ...] = ()) -> QuerySet:
+    """Lock the selected rows, skipping rows another scheduler holds, where the database can
+    (only those of the tables ``of`` names, where it can say so: not the joined jobs' rows)."""
     if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=True)
+        of = of if connection.features.has_select_for_update_of else ()
+        return queryset.select_for_update(skip_locked=True, of=of)
     return queryset
 
 
@@ -272,7 +277,8 @@ def send_outbox(
     queued -> running claim runs a handler once. A row sent again has its ``enqueued_at`` moved to
     now, so it is sent at most once per ``grace``.
     """
-    waiting = Q(enqueued_at__isnull=True, created_at__lt=now - grace)
+    # An unsent retry waits for its instant and its job's state: ``send_due_retries`` sends it.
+    waiting = Q(enqueued_at__isnull=True, created_at__lt=now - grace) & ~Q(trigger=Execution.Trigger.RETRY)
     if unclaimed:
         waiting |= Q(enqueued_at__lt=now - grace)
     with transaction.atomic():
@@ -321,15 +327,14 @@ def misfires(executions: list[Execution], now: datetime, *, threshold: timedelta
     ``do_nothing`` it does not run; under ``fire_and_proceed`` one fire per job runs now (the
     earliest, as the claim records it) and the others are dropped. Manual triggers, misfire fires
     (already the policy's answer) and one-shot jobs (whose only fire always runs) are never dropped.
+    A retry is judged as a fire of the schedule, from the instant it was due (docs/scheduling.rst,
+    "Retries").
     """
-    late = [
-        e
-        for e in executions
-        if e.trigger == Execution.Trigger.SCHEDULE and now - e.scheduled_fire_time > threshold
-    ]
+    late = [e for e in executions if e.trigger in JUDGED and now - e.scheduled_fire_time > threshold]
     if not late:
         return []
-    jobs = Job.objects.filter(pk__in={e.job_id for e in late}, cron_expression__gt="")
+    repeating = Q(cron_expression__gt="") | Q(interval__isnull=False)
+    jobs = Job.objects.filter(repeating, pk__in={e.job_id for e in late})
     policies = dict(jobs.values_list("pk", "misfire_policy"))
     dropped, proceeding = [], set()
     for execution in sorted(late, key=lambda e: e.scheduled_fire_time):
@@ -432,7 +437,17 @@ def _execution_ids(args: object) -> list[object]:
 
 
 def _lose(executions: QuerySet, now: datetime, why: str) -> int:
-    return executions.update(status=Execution.Status.LOST, finished_at=now, error=f"Lost: {why}")
+    """Mark these executions lost and, in the same transaction, record the next attempt of those
+    whose job retries lost executions (``retry_on_lost``)."""
+    ids = list(executions.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        count = executions.filter(pk__in=ids).update(
+            status=Execution.Status.LOST, finished_at=now, error=f"Lost: {why}"
+        )
+        record_retries(Execution.objects.filter(pk__in=ids, status=Execution.Status.LOST, finished_at=now))
+    return count
 
 
 def prune(now: datetime, *, retention: timedelta, limit: int) -> int:
@@ -572,6 +587,15 @@ def record_outcomes(finished: list[tuple[Execution, dict[str, Any]]]) -> None:
         return
     # An outcome replaces whatever a sweep wrote (a "Lost: ..." error) with the whole truth.
     finished = [(execution, {**OUTCOME_DEFAULTS, **outcome}) for execution, outcome in finished]
+    failed = [e.pk for e, outcome in finished if outcome["status"] == Execution.Status.FAILED]
+    # A failure's next attempt is recorded in the outcome's transaction: it survives any restart.
+    with transaction.atomic() if failed else nullcontext():
+        _write_outcomes(finished)
+        if failed:
+            record_retries(Execution.objects.filter(pk__in=failed, status=Execution.Status.FAILED))
+
+
+def _write_outcomes(finished: list[tuple[Execution, dict[str, Any]]]) -> None:
     running = Execution.objects.filter(status__in=(Execution.Status.RUNNING, Execution.Status.LOST))
     if len(finished) == 1:
         execution, outcome = finished[0]
@@ -581,3 +605,100 @@ def record_outcomes(finished: list[tuple[Execution, dict[str, Any]]]) -> None:
         for name, value in outcome.items():
             setattr(execution, name, value)
     running.bulk_update([execution for execution, _ in finished], OUTCOME_FIELDS)
+
+
+# -- retries (docs/scheduling.rst, "Retries") -------------------------------------------------------
+
+
+def record_retries(finished: QuerySet) -> int:
+    """Record the next attempt of each of these finished executions that its job's retry policy asks
+    for, due ``retries.delay`` after it ended; how many were recorded. Called in the transaction
+    that records the outcome.
+
+    The jobs' rows are locked first (only those that retry), so a concurrent delete either comes
+    first (no job, no retry) or cancels the attempt recorded here with the job's other queued
+    executions. The constraint ``sched_execution_once_per_attempt`` makes a second record of the
+    same attempt (an outcome written twice, a sweep and a late outcome both asking) a no-op.
+    """
+    executions = list(finished)
+    if not executions:
+        return 0
+    retrying = Job.objects.filter(pk__in={e.job_id for e in executions}, retry_max_attempts__gt=1)
+    jobs = {job.pk: job for job in _lock_all(retrying.order_by("pk").only("pk", *Job.RETRY_FIELDS))}
+    attempts = []
+    for execution in executions:
+        job = jobs.get(execution.job_id)
+        policy = retries.RetryPolicy.of(job) if job is not None else None
+        attempt = policy and retries.next_attempt(execution, policy, execution.finished_at)
+        if attempt:
+            attempts.append(attempt)
+    return len(record_once(attempts))
+
+
+def _lock_all(queryset: QuerySet) -> QuerySet:
+    """Lock the selected rows, waiting for them, where the database locks rows."""
+    if connection.features.has_select_for_update:
+        return queryset.select_for_update()
+    return queryset
+
+
+def waiting_retries() -> QuerySet:
+    """Attempts recorded by ``record_retries`` and never sent, of planned jobs (a paused job holds
+    its retries). Found through ``sched_exec_status_idx``: queued rows are few."""
+    return Execution.objects.filter(
+        status=Execution.Status.QUEUED,
+        trigger=Execution.Trigger.RETRY,
+        enqueued_at__isnull=True,
+        job__state=Job.State.PLANNED,
+    )
+
+
+def next_retry_time() -> datetime | None:
+    """When the earliest waiting retry is due; None when none waits."""
+    return (
+        waiting_retries()
+        .order_by("scheduled_fire_time")
+        .values_list("scheduled_fire_time", flat=True)
+        .first()
+    )
+
+
+def send_due_retries(
+    now: datetime, *, limit: int, send: Callable[[list[Execution]], int], threshold: timedelta
+) -> Outbox:
+    """Send the retries due by ``now``, as the outbox sends: locked while they are sent (so two
+    schedulers rarely both send one, and a second send runs nothing twice), judged first by the
+    job's misfire rule from the instant each was due. An attempt whose chain has succeeded
+    meanwhile (the outcome of an attempt marked lost came after all) is cancelled, not sent.
+
+    A pass with nothing due costs one read and no transaction (which on SQLite would take the
+    write lock at every pass of every scheduler)."""
+    due = waiting_retries().filter(scheduled_fire_time__lte=now).order_by("scheduled_fire_time")
+    if not due.exists():
+        return Outbox()
+    with transaction.atomic():
+        executions = list(_lock(due, of=("self",))[:limit])
+        if not executions:
+            return Outbox()
+        live = _cancel_succeeded_chains(executions, now)
+        to_send = judge_misfires(live, now, threshold=threshold)
+        sent = send(to_send) if to_send else 0
+    return Outbox(sent, len(live) - len(to_send))
+
+
+def _cancel_succeeded_chains(executions: list[Execution], now: datetime) -> list[Execution]:
+    chains = {e.first_execution_id for e in executions}
+    done = Q(pk__in=chains) | Q(first_execution_id__in=chains)
+    rows = Execution.objects.filter(done, status=Execution.Status.SUCCEEDED).values_list(
+        "pk", "first_execution_id"
+    )
+    succeeded = {first or pk for pk, first in rows}
+    if not succeeded:
+        return executions
+    moot = [e.pk for e in executions if e.first_execution_id in succeeded]
+    Execution.objects.filter(pk__in=moot, status=Execution.Status.QUEUED).update(
+        status=Execution.Status.CANCELLED,
+        finished_at=now,
+        error="Cancelled: an earlier attempt of this fire succeeded after all.",
+    )
+    return [e for e in executions if e.first_execution_id not in succeeded]

@@ -246,4 +246,5 @@ def _context(execution: Execution) -> JobContext:
         scheduled_fire_time=execution.scheduled_fire_time,
         previous_fire_time=execution.previous_fire_time,
         next_fire_time=execution.next_fire_time,
+        attempt=execution.attempt,
     )

@@ -36,6 +36,10 @@ def form_data(**overrides) -> dict[str, str]:
         "interval_anchor_1": "",
         "repeat_count": "",
         "jitter": "0",
+        "retry_max_attempts": "1",
+        "retry_initial_delay": "10",
+        "retry_backoff_coefficient": "2.0",
+        "retry_max_delay": "",
         "data": "{}",
     }
     data.update(overrides)

@@ -12,7 +12,8 @@ from tests.api.conftest import BASE
 from tests.support import wait_for
 
 EXECUTION_KEYS = [
-    "id", "url", "job", "job_url", "trigger", "status", "scheduled_fire_time", "fire_time",
+    "id", "url", "job", "job_url", "trigger", "attempt", "first_execution", "first_execution_url",
+    "status", "scheduled_fire_time", "fire_time",
     "started_at", "finished_at", "duration_ms", "data", "result", "error",
 ]  # fmt: skip
 

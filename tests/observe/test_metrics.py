@@ -75,6 +75,7 @@ def test_every_metric_equals_the_rows_it_counts():
         "schedule": 13,
         "misfire": 1,
         "manual": 1,
+        "retry": 0,
     }
     statuses = dict(Execution.objects.values_list("status").annotate(n=Count("pk")))
     assert by_label(samples, "scheduler_executions_finished_total", "status") == {

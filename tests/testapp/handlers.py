@@ -138,3 +138,11 @@ def log_lines(ctx):
             _library.warning("%s library call %d", tag, i)
         time.sleep(float(ctx.data.get("pause", 0.002)))
     return {"tag": tag}
+
+
+@handler("tests.flaky")
+def flaky(ctx):
+    """Fail until the attempt ``succeed_at`` of the data (default 2), then succeed: a retried job."""
+    if ctx.attempt < ctx.data.get("succeed_at", 2):
+        raise RuntimeError(f"attempt {ctx.attempt} fails")
+    return {"attempt": ctx.attempt}
