@@ -21,6 +21,7 @@ This is the only database-specific module of the engine. Correctness never rests
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from django_scheduler_api import planning, retries
 from django_scheduler_api.conf import scheduler_settings
@@ -222,25 +224,95 @@ def record_once(executions: list[Execution]) -> list[Execution]:
     """Insert, letting the unique constraint drop fires already recorded; return those inserted.
 
     A claim's fires and a backfill's go through here: whichever records a fire time first, the other
-    records nothing for it. The common case (no collision) is one plain bulk insert in a savepoint.
-    Only when the constraint refuses it is the batch inserted again skipping collisions, and the
-    survivors read back.
+    records nothing for it. PostgreSQL: one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
+    NOTHING`` (``_insert_unnest``). Elsewhere the common case (no collision) is one plain bulk insert
+    in a savepoint, and only when the constraint refuses it is the batch inserted again skipping
+    collisions. Either way, when fewer rows went in than were given, the survivors are read back.
     """
     if not executions:
         return []
-    try:
-        with transaction.atomic():
-            Execution.objects.bulk_create(executions, batch_size=500)
-        return executions
-    except IntegrityError:
-        pass
-    Execution.objects.bulk_create(executions, ignore_conflicts=True, batch_size=500)
+    if connection.vendor == "postgresql":
+        if _insert_unnest(executions) == len(executions):
+            return executions
+    else:
+        try:
+            with transaction.atomic():
+                Execution.objects.bulk_create(executions, batch_size=500)
+            return executions
+        except IntegrityError:
+            pass
+        Execution.objects.bulk_create(executions, ignore_conflicts=True, batch_size=500)
     ids = [e.pk for e in executions]
     stored = set(Execution.objects.filter(pk__in=ids).values_list("pk", flat=True))
     return [e for e in executions if e.pk in stored]
 
 
+def _insert_unnest(executions: list[Execution]) -> int:
+    """Insert the rows as one statement from one array per column (PostgreSQL); how many went in.
+
+    Django's ``bulk_create`` prepares every value of every row through its field machinery, which
+    cost more than the database's work at thousands of fires a second (BENCHMARKS.md, *Dispatch
+    throughput*). Here each column is one array literal (``pg_array``), built from the attributes
+    directly; the columns are the model's, so a field added later is inserted too. A fire already
+    recorded (the unique constraint) is skipped, not an error, so no savepoint is needed.
+    """
+    now = timezone.now()
+    for execution in executions:
+        execution.created_at = execution.created_at or now  # what ``auto_now_add`` would set
+    fields = [f for f in Execution._meta.concrete_fields if not getattr(f, "generated", False)]
+    table = connection.ops.quote_name(Execution._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    params = [pg_array(_texts(f, [getattr(e, f.attname) for e in executions])) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING", params
+        )
+        return cursor.rowcount
+
+
+def _texts(model_field: Any, values: list[Any]) -> list[str | None]:
+    """A column's values as PostgreSQL reads them in an array literal of the field's type."""
+    if model_field.get_internal_type() == "JSONField":
+        encoder = model_field.encoder
+        return [None if v is None else json.dumps(v, cls=encoder) for v in values]
+    if model_field.get_internal_type() == "DateTimeField":
+        # A claim's fires share a handful of instants (the fire, its neighbours, now): format each once.
+        formatted = {v: _text(v) for v in set(values)}
+        return [formatted[v] for v in values]
+    return [_text(v) for v in values]
+
+
+def _text(value: Any) -> str | None:
+    """A scalar as PostgreSQL reads it in an array literal (None: NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
+def pg_array(values: list[str | None]) -> str:
+    """A PostgreSQL array literal (``{"a","b",NULL}``) of text values, each quoted and escaped.
+
+    Passing one string per column (cast to the column's array type in SQL) costs the driver one
+    value instead of one adaptation per element: what makes a 500-row statement cheap to send.
+    """
+    quoted = (
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+    )
+    return "{" + ",".join(quoted) + "}"
+
+
 def _save_fire_times(jobs: list[Job]) -> None:
+    """Write the claimed jobs' new fire times: on PostgreSQL one ``UPDATE ... FROM unnest(...)``;
+    elsewhere one ``UPDATE`` per distinct pair of times (jobs sharing a schedule share it), or one
+    CASE-based bulk update when there are many."""
+    if connection.vendor == "postgresql":
+        _save_fire_times_unnest(jobs)
+        return
     groups: dict[tuple[datetime | None, datetime | None], list[str]] = defaultdict(list)
     for job in jobs:
         groups[(job.next_fire_time, job.previous_fire_time)].append(job.pk)
@@ -249,6 +321,24 @@ def _save_fire_times(jobs: list[Job]) -> None:
         return
     for (next_fire, previous_fire), ids in groups.items():
         Job.objects.filter(pk__in=ids).update(next_fire_time=next_fire, previous_fire_time=previous_fire)
+
+
+def _save_fire_times_unnest(jobs: list[Job]) -> None:
+    table = connection.ops.quote_name(Job._meta.db_table)
+    pk = Job._meta.pk
+    key = f"{pk.db_type(connection)}[]"
+    times = [
+        pg_array([_text(j.pk) for j in jobs]),
+        pg_array([_text(j.next_fire_time) for j in jobs]),
+        pg_array([_text(j.previous_fire_time) for j in jobs]),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS j SET next_fire_time = v.next, previous_fire_time = v.previous "
+            f"FROM unnest(%s::{key}, %s::timestamptz[], %s::timestamptz[]) AS v(id, next, previous) "
+            f"WHERE j.{connection.ops.quote_name(pk.column)} = v.id",
+            times,
+        )
 
 
 @dataclass
@@ -497,17 +587,18 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
     table = connection.ops.quote_name(Execution._meta.db_table)
     pk = Execution._meta.pk
     when = Execution._meta.get_field("enqueued_at").get_db_prep_value(now, connection)
-    ids = [pk.get_db_prep_value(execution.pk, connection) for execution in executions]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            ids = pg_array([str(execution.pk) for execution in executions])
             cursor.execute(
                 f"WITH free AS (SELECT id FROM {table} WHERE id = ANY(%s::uuid[]) FOR UPDATE SKIP LOCKED) "
                 f"UPDATE {table} AS e SET enqueued_at = %s, task_id = v.task_id "
                 "FROM unnest(%s::uuid[], %s::varchar[]) AS v(id, task_id), free "
                 "WHERE e.id = v.id AND e.id = free.id",
-                [ids, when, ids, task_ids],
+                [ids, when, ids, pg_array(task_ids)],
             )
         else:
+            ids = [pk.get_db_prep_value(execution.pk, connection) for execution in executions]
             sql = f"UPDATE {table} SET enqueued_at = %s, task_id = %s WHERE id = %s"
             cursor.executemany(sql, [(when, t, i) for t, i in zip(task_ids, ids, strict=True)])
     for execution, task_id in zip(executions, task_ids, strict=True):

@@ -62,6 +62,26 @@ def test_a_stale_next_fire_time_never_records_a_fire_twice():
     assert [e.pk for e in result.to_send] == [executions()[1].pk]
 
 
+def test_a_claim_stores_every_value_as_given_whatever_its_characters():
+    """The claim's insert and its update of fire times pass whole columns as text (PostgreSQL's array
+    literals): quotes, backslashes, commas, braces and ``NULL`` as text must come back unchanged, and
+    jobs with different new fire times (jitter) each get their own."""
+    t = base_time()
+    data = {"q": 'say "hi"', "b": "C:\\dir\\", "c": "a,b", "br": "{x}", "n": "NULL", "u": "é☃", "z": None}
+    odd = ['e.q"uote', "e.back\\slash", "e.com,ma", "e.{brace}", "e.NULL"]
+    for job_id in odd:
+        make_due_job(job_id, due=t, data={**data, "id": job_id}, jitter=30, cron="0 * * * * ?")
+    result = claim(t + SECOND)
+    assert (result.jobs, result.recorded, len(result.to_send)) == (5, 5, 5)
+    for job_id in odd:
+        (execution,) = executions(job_id)
+        job = Job.objects.get(pk=job_id)
+        assert (execution.job_id, execution.data) == (job_id, {**data, "id": job_id})
+        assert (execution.scheduled_fire_time, job.previous_fire_time) == (t, t)
+        assert execution.next_fire_time == job.next_fire_time > t + SECOND
+    assert len({Job.objects.get(pk=job_id).next_fire_time for job_id in odd}) > 1  # jitter differs
+
+
 def test_claims_take_the_earliest_due_jobs_first_in_batches():
     t = base_time()
     for i in range(5):
