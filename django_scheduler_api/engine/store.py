@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
+from django.db.models import Count, DateTimeField, F, Model, Q, QuerySet, Value
+from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -107,7 +111,7 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
     with transaction.atomic():
         bound_transaction()
         due = Job.objects.filter(state=Job.State.PLANNED, next_fire_time__lte=now)
-        jobs = list(_lock(due.order_by("next_fire_time").only(*CLAIM_FIELDS))[:limit])
+        jobs = _load(Job, CLAIM_FIELDS, _lock(due.order_by("next_fire_time")), limit)
         if not jobs:
             return Claim()
         busy = _busy_jobs([j.pk for j in jobs if j.overlap_policy == Job.OverlapPolicy.SKIP])
@@ -179,6 +183,77 @@ def _plan(
     return planning.FirePlan(fires, plan.next_fire_time, plan.previous_fire_time, plan.dropped_misfire)
 
 
+def _load(model: type[Model], fields: tuple[str, ...], queryset: QuerySet, limit: int) -> list[Any]:
+    """The first ``limit`` rows of ``queryset`` as instances of ``model`` holding ``fields`` only,
+    like ``queryset.only(*fields)`` (any other field is fetched when read) but built from plain
+    values: Django's model construction cost more than the claim's queries at thousands of jobs a
+    second (BENCHMARKS.md, *Dispatch throughput*)."""
+    names = [model._meta.get_field(name).attname for name in fields]
+    db = queryset.db
+    return [
+        _instance(model, dict(zip(names, row, strict=True)), db)
+        for row in queryset.values_list(*fields)[:limit]
+    ]
+
+
+def new_row(model: type[Model], **values: Any) -> Any:
+    """A new, unsaved instance of ``model``: ``values`` plus every other field's default, as
+    ``model(**values)`` makes it, at a fifth of the cost (Django's ``__init__`` looks up each field
+    and keyword and sends the init signals, which no model of this app has receivers for)."""
+    constant, computed = _defaults(model)
+    row = {**constant, **values}
+    for model_field in computed:
+        if model_field.attname not in values:
+            row[model_field.attname] = model_field.get_default()
+    return _instance(model, row, None)
+
+
+@cache
+def _defaults(model: type[Model]) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """A model's constant field defaults by attribute name, and its fields whose default is computed
+    (a callable, such as ``uuid4`` or ``dict``: called for every row)."""
+    fields = model._meta.concrete_fields
+    computed = tuple(f for f in fields if callable(f.default))
+    return {f.attname: f.get_default() for f in fields if f not in computed}, computed
+
+
+def _instance(model: type[Model], values: dict[str, Any], db: str | None) -> Any:
+    instance = model.__new__(model)
+    instance.__dict__.update(values)
+    instance._state = ModelState()
+    instance._state.adding, instance._state.db = db is None, db
+    return instance
+
+
+# The version (4) and variant (RFC 4122) bits of a random UUID, as ``uuid.UUID(version=4)`` sets them.
+UUID4_KEEP = ~(0xC000 << 48) & ~(0xF000 << 64)
+UUID4_SET = (0x8000 << 48) | (0x4000 << 64)
+
+
+class RandomIds:
+    """Version-4 UUIDs, as ``uuid.uuid4`` makes them, from one read of the OS's random source per
+    ``POOL`` ids instead of one each (a system call: 5 µs, a tenth of a fire's whole cost at
+    10,000 fires a second). A forked process draws its own: a pool inherited from the parent is
+    dropped, so parent and child never hand out the same id."""
+
+    POOL = 256
+
+    def __init__(self) -> None:
+        self._pid = 0
+        self._ids: list[uuid.UUID] = []
+
+    def next(self) -> uuid.UUID:
+        if not self._ids or self._pid != os.getpid():
+            self._pid = os.getpid()
+            data = os.urandom(16 * self.POOL)
+            numbers = (int.from_bytes(data[i : i + 16], "big") for i in range(0, len(data), 16))
+            self._ids = [uuid.UUID(int=n & UUID4_KEEP | UUID4_SET) for n in numbers]
+        return self._ids.pop()
+
+
+_random_ids = RandomIds()
+
+
 def _busy_jobs(job_ids: list[str]) -> set[str]:
     """Jobs (of those with overlap policy ``skip``) that have an execution queued or running."""
     if not job_ids:
@@ -206,7 +281,9 @@ def _execution(
     following: datetime | None,
 ) -> Execution:
     skipped = {"status": Execution.Status.SKIPPED, "finished_at": now} if fire.skipped else {}
-    return Execution(
+    return new_row(
+        Execution,
+        id=_random_ids.next(),
         job_id=job.pk,
         handler=job.handler,
         trigger=fire.trigger,
