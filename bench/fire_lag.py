@@ -8,22 +8,27 @@ Three schedulers on the same machine, each with its own natural setup:
 - APScheduler 3 ``BackgroundScheduler`` with a per-second ``CronTrigger``, in-process, memory job store.
 
 This project is also run with ``--light`` jobs (default 10), a load its workers absorb at once.
+``--embedded N`` runs the embedded default instead, alone: SQLite and django-q2's ORM broker, 2 workers,
+django-q2's default ``poll`` (0.2 s), N jobs every second (no peer: neither peer has such a setup).
 
 Usage: ``.venv/bin/python bench/fire_lag.py [--jobs 100] [--seconds 20] [--q2-minutes 2] [--workers 4]
-[--light 10]`` (about 4 minutes with the defaults; ``--q2-minutes 0`` leaves django-q2 out).
+[--light 10] [--embedded 20]`` (about 4 minutes with the defaults; ``--q2-minutes 0`` leaves
+django-q2 out). Fire lag at 1,000 jobs a second: ``--jobs 1000 --seconds 30 --light 0 --q2-minutes 0``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 from common import machine, percentile
 
-from tests.engine.sites import EXECUTIONS, postgres_redis_site
+from tests.engine.sites import EXECUTIONS, Site, postgres_redis_site, sqlite_site
 from tests.support import wait_for
 
 PG_NAME, REDIS_DB = f"sched_bench_lag_{os.getpid()}", 12  # per process: runs side by side do not mix
@@ -33,14 +38,31 @@ def ours(jobs: int, seconds: int, workers: int) -> dict[str, list[float]]:
     """Lags of this project: to the push to Redis (negative when handed over ahead of the instant,
     see ``LOOKAHEAD``) and to the handler's start."""
     with postgres_redis_site(PG_NAME, REDIS_DB, SCHEDULER_TEST_Q_WORKERS=str(workers)) as site:
-        site.qcluster()
-        site.scheduler("bench:lag")
-        site.seed("lag", jobs, seconds, handler="bench.noop")
-        wait_for(lambda: site.all_finished(jobs * seconds), timeout=seconds + 120, interval=0.5)
-        rows = site.sql(
-            f"SELECT {site.epoch('scheduled_fire_time')}, {site.epoch('fire_time')}, "
-            f"{site.epoch('enqueued_at')}, result FROM {EXECUTIONS}"
-        )
+        return measure(site, jobs, seconds)
+
+
+def embedded(jobs: int, seconds: int) -> dict[str, list[float]]:
+    """The same on the embedded default: SQLite, the ORM broker, 2 workers, django-q2's poll."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lag.sqlite3"
+        with sqlite_site(path, SCHEDULER_TEST_Q_WORKERS="2", SCHEDULER_TEST_Q_POLL="0.2") as site:
+            return measure(site, jobs, seconds)
+
+
+def measure(site: Site, jobs: int, seconds: int) -> dict[str, list[float]]:
+    """Start a qcluster and a scheduler on ``site``, run ``jobs`` every second for ``seconds``."""
+    site.qcluster()
+    site.scheduler("bench:lag")
+    site.add_jobs("lag", jobs, seconds, handler="bench.noop")
+    wait_for(lambda: site.all_finished(jobs * seconds), timeout=seconds + 300, interval=0.5)
+    rows = site.sql(
+        f"SELECT {site.epoch('scheduled_fire_time')}, {site.epoch('fire_time')}, "
+        f"{site.epoch('enqueued_at')}, result FROM {EXECUTIONS}"
+    )
+    if site.kind == "sqlite":
+        import json
+
+        rows = [(*row[:3], json.loads(row[3])) for row in rows]
     return {
         "sent": [sent - scheduled for scheduled, _, sent, _ in rows],
         "handler": [result["started"] - scheduled for scheduled, _, _, result in rows],
@@ -119,15 +141,23 @@ def main() -> None:
     parser.add_argument("--q2-minutes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--light", type=int, default=10, help="jobs of a second, unsaturated run")
+    parser.add_argument("--embedded", type=int, default=0, help="jobs of a second on SQLite + ORM broker")
     args = parser.parse_args()
     print(machine())
+    header = "| scheduler | fires | p50 ms | p99 ms | max ms | p50 vs ours |\n|---|---|---|---|---|---|"
+    if args.embedded:
+        lags = embedded(args.embedded, args.seconds)
+        print(header)
+        print(row(f"embedded default (SQLite, ORM broker), {args.embedded} jobs: handler start",
+                  lags["handler"], None))  # fmt: skip
+        print(row("  outbox closed (negative: ahead of the instant)", lags["sent"], 0))
+        return
     mine = ours(args.jobs, args.seconds, args.workers)
     light = ours(args.light, args.seconds, args.workers) if args.light else None
     ap = apscheduler(args.jobs, args.seconds)
     q2 = django_q2(args.jobs, args.q2_minutes, args.workers) if args.q2_minutes else []
     base = percentile(mine["handler"], 50) * 1000
-    print("| scheduler | fires | p50 ms | p99 ms | max ms | p50 vs ours |")
-    print("|---|---|---|---|---|---|")
+    print(header)
     print(row(f"django-scheduler-api, {args.jobs} jobs: handler start", mine["handler"], None))
     print(row("  task pushed to Redis (negative: ahead of the instant)", mine["sent"], 0))
     if light:

@@ -136,7 +136,7 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "poll": 0.05,
+    "poll": float(os.environ.get("SCHEDULER_TEST_Q_POLL", "0.05")),
     "sync": os.environ.get("SCHEDULER_TEST_Q_SYNC", "1") == "1",
     "log_level": os.environ.get("SCHEDULER_TEST_Q_LOG_LEVEL", "WARNING"),
 }

@@ -23,3 +23,14 @@ def q2_task(intended: str | None = None) -> None:
     started = time.time()
     url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
     redis.Redis.from_url(url).rpush("bench:q2", f"{started} {intended}")
+
+
+def q2_herd_task(key: str = "bench:q2-herd") -> None:
+    """A trivial django-q2 task of the midnight herd: notes when it started and ended, in Redis."""
+    import os
+
+    import redis
+
+    started = time.time()
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    redis.Redis.from_url(url).rpush(key, f"{started} {time.time()}")
