@@ -136,6 +136,7 @@ def _executions(job: Job, schedule: planning.Schedule, fires: list[datetime]) ->
             previous_fire_time=times[i],
             next_fire_time=times[i + 2],
             data=dict(job.data or {}),
+            timeout=job.timeout,
         )
         for i, fire in enumerate(fires)
     ]

@@ -115,6 +115,11 @@ class Job(models.Model):
         null=True, blank=True, validators=[MaxValueValidator(MAX_INTERVAL)]
     )
     retry_on_lost = models.BooleanField(default=False)
+    # The longest a run's handler may take, in seconds (null: no limit of the job's own); a handler
+    # still running then is stopped and its execution recorded failed (docs/scheduling.rst, "Timeouts").
+    timeout = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_INTERVAL)]
+    )
     data = models.JSONField(default=dict, blank=True)
     # The ids of the calendars whose exclusions skip this job's fires (docs/scheduling.rst,
     # "Calendars"). A list rather than a many-to-many table so that a job's schedule is one row, read
@@ -237,6 +242,9 @@ class Execution(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # The job's timeout when it fired, carried on the row (as ``data``) for the task that runs it and
+    # the sweep that fails it if its worker could not (docs/scheduling.rst, "Timeouts").
+    timeout = models.PositiveIntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(null=True, blank=True)  # noqa: DJ001  (the API shows null)
     traceback = models.TextField(blank=True, default="")

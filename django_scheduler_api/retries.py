@@ -73,7 +73,7 @@ def next_attempt(execution: Execution, policy: RetryPolicy, finished_at: datetim
     """The unsaved next attempt of a finished ``execution``, due ``delay`` after ``finished_at``;
     None when its outcome is not retried or it was the last attempt the policy allows.
 
-    The attempt repeats the fire: the same handler, data and neighbouring fire times; its
+    The attempt repeats the fire: the same handler, data, timeout and neighbouring fire times; its
     ``scheduled_fire_time`` (and ``fire_time``) is the instant it is due.
     """
     if execution.status not in retried_statuses(policy) or execution.attempt >= policy.max_attempts:
@@ -90,6 +90,7 @@ def next_attempt(execution: Execution, policy: RetryPolicy, finished_at: datetim
         previous_fire_time=execution.previous_fire_time,
         next_fire_time=execution.next_fire_time,
         data=dict(execution.data or {}),
+        timeout=execution.timeout,
     )
 
 

@@ -160,6 +160,7 @@ def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Exe
                 previous_fire_time=job.previous_fire_time,
                 next_fire_time=job.next_fire_time,
                 data={**(job.data or {}), **(data or {})},
+                timeout=job.timeout,
             )
             for job in jobs
         ]

@@ -27,7 +27,7 @@ from rest_framework.utils import humanize_datetime
 from django_scheduler_api import jsonvalues, planning
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, CronExpression
-from django_scheduler_api.engine import store
+from django_scheduler_api.engine import deadlines, store
 from django_scheduler_api.models import Calendar, Job, is_job_id, job_id_validator
 from django_scheduler_api.registry import HandlerNotRegistered, registry
 
@@ -36,8 +36,8 @@ from django_scheduler_api.registry import HandlerNotRegistered, registry
 WRITABLE_FIELDS = (
     "id", "group", "name", "state", "description", "handler", "cron_expression", "interval",
     "interval_anchor", "repeat_count", "timezone", "start_time", "end_time", "misfire_policy",
-    "overlap_policy", "jitter", "retry_max_attempts", "retry_initial_delay", "retry_backoff_coefficient",
-    "retry_max_delay", "retry_on_lost", "data", "calendars",
+    "overlap_policy", "jitter", "timeout", "retry_max_attempts", "retry_initial_delay",
+    "retry_backoff_coefficient", "retry_max_delay", "retry_on_lost", "data", "calendars",
 )  # fmt: skip
 
 # What the scheduler keeps about a job, read-only wherever a job is shown.
@@ -124,6 +124,20 @@ def validate_data(value: Any) -> dict[str, Any]:
     found = jsonvalues.problem(value)
     if found:
         raise ValidationError(found, code="invalid_data")
+    return value
+
+
+def validate_timeout(value: int | None) -> int | None:
+    """A job's timeout: whole seconds from 1 up to what the deployment allows
+    (``engine.deadlines.timeout_limit``: django-q2's cluster ``timeout``, ``EXECUTION_TIMEOUT``);
+    null for no limit of the job's own (docs/scheduling.rst, "Timeouts")."""
+    limit = deadlines.timeout_limit()
+    if value is not None and value > limit:  # the lower bound, 1, is the model field's
+        raise ValidationError(
+            f"timeout may be at most {limit} s: django-q2's cluster timeout (Q_CLUSTER['timeout']) and "
+            "EXECUTION_TIMEOUT bound every run.",
+            code="invalid_timeout",
+        )
     return value
 
 
@@ -410,6 +424,10 @@ class JobFieldsSerializer(UTCModelSerializer):
             },
             "retry_max_delay": {"help_text": "The longest delay, in seconds; null: no limit."},
             "retry_on_lost": {"help_text": "Retry lost executions too, not only failed ones."},
+            "timeout": {
+                "help_text": "Stop a run's handler after this many seconds (it fails); null: no limit.",
+                "validators": [validate_timeout],
+            },
         }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

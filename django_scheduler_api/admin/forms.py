@@ -13,7 +13,7 @@ from django import forms
 
 from django_scheduler_api import validation
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import Calendar, Job
+from django_scheduler_api.models import MAX_INTERVAL, Calendar, Job
 from django_scheduler_api.registry import registry
 
 
@@ -59,6 +59,15 @@ class JobAdminForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="No fire falls in what these calendars exclude (read in the job's time zone).",
+    )
+
+    # The model's bounds (a positive integer field's form field would say "0 or more").
+    timeout = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_INTERVAL,
+        help_text="Stop a run's handler after this many seconds and record the run failed. "
+        "Empty: no limit of the job's own.",
     )
 
     class Meta:
@@ -108,6 +117,9 @@ class JobAdminForm(forms.ModelForm):
 
     def clean_timezone(self) -> str:
         return validation.validate_timezone(self.cleaned_data.get("timezone", ""))
+
+    def clean_timeout(self) -> int | None:
+        return validation.validate_timeout(self.cleaned_data.get("timeout"))
 
     def clean_data(self) -> dict[str, Any]:
         value = self.cleaned_data.get("data")

@@ -76,8 +76,12 @@ def list_jobs(options: dict[str, Any], request: Request) -> Output:
     total = queryset.count()
     jobs = list(queryset[skip : skip + take])
     data = api.JobSerializer(jobs, many=True, context={"request": request}).data
-    rows = [(j.id, j.state, j.handler, _schedule(j), j.next_fire_time, j.retry_max_attempts) for j in jobs]
-    text = tables.table(["ID", "STATE", "HANDLER", "SCHEDULE", "NEXT FIRE (UTC)", "ATTEMPTS"], rows)
+    rows = [
+        (j.id, j.state, j.handler, _schedule(j), _limits(j), j.next_fire_time, j.retry_max_attempts)
+        for j in jobs
+    ]
+    headers = ["ID", "STATE", "HANDLER", "SCHEDULE", "LIMITS", "NEXT FIRE (UTC)", "ATTEMPTS"]
+    text = tables.table(headers, rows)
     shown = f"{skip + 1}-{skip + len(jobs)}" if jobs else "none"
     return Output(data, f"{text}\n\n{shown} of {total} job(s)")
 
@@ -98,6 +102,7 @@ def show(options: dict[str, Any], request: Request) -> Output:
         + [("calendars", ", ".join(job.calendars))] * bool(job.calendars)
         + [(name, data[name]) for name in Job.RETRY_FIELDS if job.retry_max_attempts > 1]
         + [("retry", retries.describe(retries.RetryPolicy.of(job)))]
+        + [("timeout", f"{job.timeout} s" if job.timeout else "none")]
         + [("data", json.dumps(job.data, sort_keys=True))]
         + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
     )
@@ -205,6 +210,11 @@ def _schedule(job: Any) -> str:
     if job.interval:
         return f"every {job.interval} s"
     return job.cron_expression or "(once)"
+
+
+def _limits(job: Any) -> str:
+    """The list's limits column: what bounds a job's runs (its timeout), or "-"."""
+    return f"timeout {job.timeout} s" if job.timeout else "-"
 
 
 def _ids(options: dict[str, Any]) -> list[str]:

@@ -27,7 +27,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.engine import store
+from django_scheduler_api.engine import deadlines, store
 from django_scheduler_api.engine.worker import TASK
 from django_scheduler_api.models import Execution
 
@@ -209,15 +209,30 @@ def _make_tasks(executions: list[Execution], held: HeldTasks, start_at: datetime
     if scheduler_settings.Q_CLUSTER_NAME:
         q_options["cluster"] = scheduler_settings.Q_CLUSTER_NAME
     kwargs = {} if start_at is None else {"start_at": start_at.timestamp()}
-    size = task_size(len(executions))
-    task_ids: list[str] = []
-    for first in range(0, len(executions), size):
-        chunk = executions[first : first + size]
+    task_ids: dict[Any, str] = {}
+    for chunk in _chunks(executions):
         ids = [str(e.pk) for e in chunk]
-        options = {**q_options, "task_name": _task_name(chunk)}
+        options = {**q_options, "task_name": _task_name(chunk), **_timeout_option(chunk)}
         task_id = str(async_task(TASK, ids, q_options=options, **kwargs) or "")
-        task_ids.extend([task_id] * len(chunk))
-    return task_ids
+        task_ids.update((e.pk, task_id) for e in chunk)
+    return [task_ids[e.pk] for e in executions]
+
+
+def _chunks(executions: list[Execution]) -> list[list[Execution]]:
+    """The executions as tasks: each of a job with a timeout alone (its handler must be stoppable
+    without harming another's, docs/scheduling.rst "Timeouts"), the others ``task_size`` each."""
+    timed = [[e] for e in executions if e.timeout]
+    shared = [e for e in executions if not e.timeout]
+    size = task_size(len(shared))
+    return timed + [shared[first : first + size] for first in range(0, len(shared), size)]
+
+
+def _timeout_option(chunk: list[Execution]) -> dict[str, int]:
+    """django-q2's per-task ``timeout`` for a task of one execution with a timeout; none otherwise
+    (the cluster's applies)."""
+    if len(chunk) == 1 and chunk[0].timeout:
+        return {"timeout": deadlines.task_timeout(chunk[0].timeout)}
+    return {}
 
 
 def _task_name(chunk: list[Execution]) -> str:

@@ -40,7 +40,7 @@ from django.db import connection
 from django.utils import timezone
 
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.engine import dispatch, errors, heartbeat, store, wakeup, worker
+from django_scheduler_api.engine import deadlines, dispatch, errors, heartbeat, store, wakeup, worker
 from django_scheduler_api.models import Execution
 
 logger = logging.getLogger(__name__)
@@ -266,6 +266,9 @@ class Scheduler:
                 "job's policy.", self.node, outbox.sent, outbox.misfired,
             )  # fmt: skip
         if monotonic >= self._judge_workers_after:
+            timed_out = store.mark_timed_out(now, grace=timedelta(seconds=deadlines.SWEEP_GRACE))
+            if timed_out:
+                logger.warning("Scheduler %s: %d executions outran their timeout.", self.node, timed_out)
             worker_timeout = timedelta(seconds=scheduler_settings.WORKER_TIMEOUT)
             orphans = store.mark_orphaned(now, worker_timeout=worker_timeout)
             if orphans:

@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from django_scheduler_api import planning, retries
 from django_scheduler_api.conf import scheduler_settings
+from django_scheduler_api.engine import deadlines
 from django_scheduler_api.models import (
     Calendar,
     DroppedMisfires,
@@ -60,6 +61,7 @@ CLAIM_FIELDS = (
     *Job.TIMING_FIELDS,
     "misfire_policy",
     "overlap_policy",
+    "timeout",
     "data",
     "next_fire_time",
     "previous_fire_time",
@@ -293,6 +295,7 @@ def _execution(
         next_fire_time=following,
         node=node,
         data=dict(job.data or {}),
+        timeout=job.timeout,
         **skipped,
     )
 
@@ -552,6 +555,33 @@ def mark_orphaned(now: datetime, *, worker_timeout: timedelta) -> int:
     return _lose(
         orphans.exclude(worker__in=alive), now, "its worker process stopped its heartbeat (WORKER_TIMEOUT)."
     )
+
+
+def mark_timed_out(now: datetime, *, grace: timedelta) -> int:
+    """Running executions with a timeout still running ``grace`` past their deadline become
+    ``failed`` with the timeout's error: their worker could not stop the handler and record it
+    (django-q2 replaced the worker process), docs/scheduling.rst "Timeouts".
+
+    The running executions are few (at most the workers' handler threads), so the deadlines are
+    computed here rather than with each database's own date arithmetic. Only rows still running
+    are written: a worker's record that came first stands. A timed-out run is a failure, so its
+    job's retry policy records the next attempt in the same transaction (docs/scheduling.rst,
+    "Retries").
+    """
+    running = Execution.objects.filter(status=Execution.Status.RUNNING, timeout__isnull=False)
+    overdue: dict[int, list[Any]] = defaultdict(list)
+    for pk, started_at, timeout in running.values_list("pk", "started_at", "timeout"):
+        if started_at is not None and started_at + timedelta(seconds=timeout) + grace < now:
+            overdue[timeout].append(pk)
+    failed = 0
+    for timeout, ids in overdue.items():
+        with transaction.atomic():
+            failed += Execution.objects.filter(pk__in=ids, status=Execution.Status.RUNNING).update(
+                status=Execution.Status.FAILED, finished_at=now, error=deadlines.timeout_error(timeout)
+            )
+            timed_out = Execution.objects.filter(pk__in=ids, status=Execution.Status.FAILED, finished_at=now)
+            record_retries(timed_out)
+    return failed
 
 
 def mark_lost(now: datetime, *, timeout: timedelta) -> int:

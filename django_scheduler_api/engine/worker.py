@@ -34,7 +34,7 @@ from django.utils import timezone
 from django_scheduler_api import jsonvalues, signals
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.context import JobContext
-from django_scheduler_api.engine import errors, handler_logs, handler_threads, heartbeat, store
+from django_scheduler_api.engine import deadlines, errors, handler_logs, handler_threads, heartbeat, store
 from django_scheduler_api.models import Execution
 from django_scheduler_api.registry import registry
 
@@ -190,7 +190,11 @@ def _run_handler(execution: Execution) -> dict[str, Any]:
     started = timezone.now()
     try:
         func = registry.get(execution.handler).func
-        result = func(_context(execution))
+        with deadlines.deadline(execution.timeout):  # a job's timeout (docs/scheduling.rst, "Timeouts")
+            result = func(_context(execution))
+    except deadlines.HandlerTimedOut as exc:
+        logger.error("Execution %s of job %s: %s", execution.id, execution.job_id, exc)
+        return _failed(started, str(exc), tb.format_exc())
     except BaseException as exc:  # a handler must never take the worker down
         # KeyboardInterrupt and SystemExit too: django-q2's workers ignore SIGINT, so one of them
         # comes from the handler itself, and letting it go on would leave the execution running.

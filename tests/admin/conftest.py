@@ -40,6 +40,7 @@ def form_data(**overrides) -> dict[str, str]:
         "retry_initial_delay": "10",
         "retry_backoff_coefficient": "2.0",
         "retry_max_delay": "",
+        "timeout": "",
         "data": "{}",
     }
     data.update(overrides)

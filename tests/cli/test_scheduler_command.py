@@ -81,7 +81,9 @@ def test_status_with_a_live_node(jobs):
 def test_list_table(jobs):
     text = scheduler("list")
     lines = text.splitlines()
-    assert lines[0].split() == ["ID", "STATE", "HANDLER", "SCHEDULE", "NEXT", "FIRE", "(UTC)", "ATTEMPTS"]
+    assert lines[0].split() == [
+        "ID", "STATE", "HANDLER", "SCHEDULE", "LIMITS", "NEXT", "FIRE", "(UTC)", "ATTEMPTS"
+    ]  # fmt: skip
     assert [line.split()[0] for line in lines[1:4]] == ["cleanup", "reports.daily", "reports.weekly"]
     assert "1-3 of 3 job(s)" in text
 

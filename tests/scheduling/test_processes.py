@@ -7,7 +7,6 @@ once each at the delayed instant that ``planning`` computes in this process too.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections import Counter
@@ -16,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 
 from django_scheduler_api.planning import Schedule, next_fire_time
-from tests.engine.sites import Site, postgres_redis_site, sqlite_site
-from tests.support import require_postgres, require_redis, wait_for
+from tests.engine.sites import Site
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -78,12 +77,6 @@ def check_interval_fires(site: Site, prefix: str, anchor: int, jitter: int = 0) 
     assert left == [(0,)]
 
 
-@pytest.fixture
-def lite(tmp_path):
-    with sqlite_site(tmp_path / "scheduling.sqlite3") as site:
-        yield site
-
-
 def test_interval_jobs_fire_every_2_s_for_10_s_jittered_or_not_on_sqlite(lite):
     lite.qcluster()
     lite.scheduler("it:intervals")
@@ -92,15 +85,6 @@ def test_interval_jobs_fire_every_2_s_for_10_s_jittered_or_not_on_sqlite(lite):
     wait_for(lambda: lite.all_finished(2 * JOBS * FIRES), timeout=90, interval=0.5)
     check_interval_fires(lite, "every2", anchor)
     check_interval_fires(lite, "spread", spread, jitter=1)
-
-
-@pytest.fixture
-def pg(tmp_path):
-    require_postgres()
-    require_redis()
-    name = f"sched_features_it_{os.getpid()}"
-    with postgres_redis_site(name, redis_db=13, SCHEDULER_TEST_Q_WORKERS="2") as site:
-        yield site
 
 
 def test_jittered_interval_fires_are_exactly_once_with_two_schedulers_one_killed_on_postgres(pg):

@@ -1,6 +1,7 @@
 """Handlers the tests schedule; autodiscovered like any app's ``handlers`` module."""
 
 import logging
+import signal
 import threading
 import time
 
@@ -146,3 +147,28 @@ def flaky(ctx):
     if ctx.attempt < ctx.data.get("succeed_at", 2):
         raise RuntimeError(f"attempt {ctx.attempt} fails")
     return {"attempt": ctx.attempt}
+
+
+@handler("tests.stubborn")
+def stubborn(ctx):
+    """Sleep for data['seconds'] in short naps, swallowing every ``Exception`` on the way (a
+    handler that would hide a timeout raised as an ``Exception``)."""
+    until = time.monotonic() + float(ctx.data.get("seconds", 30))
+    while time.monotonic() < until:
+        try:
+            time.sleep(0.05)
+        except Exception:  # what the timeout must not be stopped by
+            pass
+    return "never stopped"
+
+
+@handler("tests.uninterruptible")
+def uninterruptible(ctx):
+    """Sleep for data['seconds'] with SIGALRM blocked: no alarm can stop it (a handler stuck in C
+    code), only the end of its worker process."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        time.sleep(float(ctx.data.get("seconds", 30)))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+    return "slept through"
