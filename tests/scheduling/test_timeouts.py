@@ -211,3 +211,36 @@ def test_the_schema_documents_the_timeout(api, db):
     fields = schema["components"]["schemas"]["Job"]["properties"]
     assert fields["timeout"]["type"] == "integer" and fields["timeout"]["nullable"] is True
     assert fields["timeout"]["minimum"] == 1
+
+
+# -- with retries: a timed-out run is a failure (docs/scheduling.rst, "Retries") -------------------
+
+
+def retrying_sleeper() -> Job:
+    job, _ = services.save_job(
+        "slow.retried",
+        {"handler": "tests.sleep", "timeout": 1, "retry_max_attempts": 2, "data": {"seconds": 600}},
+    )
+    return job
+
+
+@pytest.mark.django_db
+def test_a_run_stopped_by_its_timeout_is_retried_with_the_same_timeout():
+    first = make_execution(retrying_sleeper(), data={"seconds": 600}, timeout=1)
+    assert run_execution(str(first.id)) == Execution.Status.FAILED
+    retry = Execution.objects.get(first_execution_id=first.pk)
+    assert (retry.trigger, retry.attempt, retry.status, retry.timeout) == ("retry", 2, "queued", 1)
+
+
+@pytest.mark.django_db
+def test_the_sweep_records_the_next_attempt_of_a_run_it_fails():
+    now = timezone.now()
+    grace = timedelta(seconds=deadlines.SWEEP_GRACE)
+    started = now - timedelta(seconds=1) - grace - timedelta(seconds=1)
+    overdue = make_execution(retrying_sleeper(), Execution.Status.RUNNING, started_at=started, timeout=1)
+    assert store.mark_timed_out(now, grace=grace) == 1
+    retry = Execution.objects.get(first_execution_id=overdue.pk)
+    assert (retry.trigger, retry.attempt, retry.timeout) == ("retry", 2, 1)
+    assert retry.scheduled_fire_time == now + timedelta(seconds=10)
+    assert store.mark_timed_out(now, grace=grace) == 0
+    assert Execution.objects.count() == 2
