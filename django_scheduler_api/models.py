@@ -64,6 +64,7 @@ class Job(models.Model):
     class OverlapPolicy(models.TextChoices):
         ALLOW = "allow", "Allow"
         SKIP = "skip", "Skip while running"
+        BUFFER_ONE = "buffer_one", "Buffer one while running"
 
     class Source(models.TextChoices):
         API = "api", "API"
@@ -94,6 +95,11 @@ class Job(models.Model):
     )
     overlap_policy = models.CharField(
         max_length=16, choices=OverlapPolicy.choices, default=OverlapPolicy.ALLOW
+    )
+    # How many runs of the job may be queued or running at once under ``skip`` and ``buffer_one``
+    # (null: one); a fire beyond it is skipped or kept waiting (docs/scheduling.rst, "Overlap").
+    max_concurrent = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_INTERVAL)]
     )
     # Each fire delayed by up to this many seconds, by an amount derived from the job's id and the
     # fire's time (planning.jitter_delay), so every scheduler computes the same instant.
@@ -211,6 +217,8 @@ class Execution(models.Model):
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
         LOST = "lost", "Lost"
+        # Kept by the job's overlap policy ``buffer_one`` until a run of the job ends.
+        WAITING = "waiting", "Waiting"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED, Status.CANCELLED, Status.LOST)
 
@@ -231,6 +239,9 @@ class Execution(models.Model):
     # the row so that a worker builds the handler's context without querying the job's history.
     previous_fire_time = models.DateTimeField(null=True, blank=True)
     next_fire_time = models.DateTimeField(null=True, blank=True)
+    # When a fire kept ``waiting`` by its job's overlap policy was let go (null: it never waited); its
+    # lateness is judged from then (docs/scheduling.rst, "Overlap").
+    released_at = models.DateTimeField(null=True, blank=True)
     # The outbox: null until the django-q2 task is enqueued; a scheduler re-enqueues rows left null.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     task_id = models.CharField(max_length=64, blank=True, default="")

@@ -56,7 +56,9 @@ from django_scheduler_api.models import DroppedMisfires, Execution, Job, PrunedE
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 CACHE_KEY = "django_scheduler_api:monitoring:snapshot"
-PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
+# Not finished: queued or running, or kept waiting by the job's overlap policy (docs/scheduling.rst,
+# "Overlap"); a waiting run is no outcome yet.
+PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING, Execution.Status.WAITING)
 T = TypeVar("T")
 
 
@@ -92,7 +94,7 @@ class Snapshot:
     window: float
     fires: dict[str, int]  # every fire ever recorded, by trigger
     finished: dict[str, int]  # every finished execution ever recorded, by status
-    pending: dict[str, int]  # executions queued or running now
+    pending: dict[str, int]  # executions queued, running or waiting now
     jobs: dict[str, int]  # by state
     live_nodes: int
     outbox: int  # executions recorded but not yet handed to django-q2
@@ -176,7 +178,7 @@ class Activity:
     """What goes on now: live schedulers and the executions not finished (the dashboard's cards)."""
 
     live_nodes: int
-    pending: dict[str, int]  # executions queued or running, by status
+    pending: dict[str, int]  # executions queued, running or waiting, by status
     outbox: int  # executions recorded but not yet handed to django-q2
     oldest_running_age: float  # seconds; 0 when nothing runs
 

@@ -239,6 +239,7 @@ class Fire:
     scheduled: datetime
     trigger: str = Execution.Trigger.SCHEDULE
     skipped: bool = False
+    waiting: bool = False  # kept until a run of the job ends (overlap policy ``buffer_one``)
 
 
 @dataclass(frozen=True)
@@ -299,16 +300,45 @@ def _plan_misfire(
     return FirePlan((), following, previous_fire_time, dropped_misfire=due)
 
 
-def apply_overlap(fires: tuple[Fire, ...], *, skip_overlap: bool, busy: bool) -> tuple[Fire, ...]:
-    """Mark fires skipped under the ``skip`` overlap policy: none starts while another is pending.
+@dataclass(frozen=True)
+class Occupancy:
+    """A job's runs that hold a place when its fires are planned: queued or running (``pending``),
+    and kept waiting (``waiting``)."""
 
-    ``busy`` says the job already has an execution queued or running; within one plan the first fire
-    that is not skipped makes the job busy for the ones after it.
+    pending: int = 0
+    waiting: int = 0
+
+
+def concurrency_limit(policy: str, max_concurrent: int | None) -> int | None:
+    """How many runs of a job may be pending at once: none under ``allow``, else ``max_concurrent``
+    (default one)."""
+    if policy == Job.OverlapPolicy.ALLOW:
+        return None
+    return max_concurrent or 1
+
+
+def apply_overlap(
+    fires: tuple[Fire, ...], *, policy: str, max_concurrent: int | None, occupancy: Occupancy
+) -> tuple[Fire, ...]:
+    """Decide each fire by the job's overlap policy (docs/scheduling.rst, "Overlap").
+
+    A fire runs while fewer than the limit (``concurrency_limit``) are pending and none is waiting
+    (a waiting run is first in line). Beyond that, under ``skip`` it is skipped; under
+    ``buffer_one`` it waits if none waits yet, else it is skipped. Within one plan each fire that
+    runs or waits counts for the ones after it.
     """
-    if not skip_overlap:
+    limit = concurrency_limit(policy, max_concurrent)
+    if limit is None:
         return fires
+    pending, waiting = occupancy.pending, occupancy.waiting
     planned = []
     for fire in fires:
-        planned.append(Fire(fire.scheduled, fire.trigger, skipped=busy))
-        busy = True
+        if pending < limit and not waiting:
+            planned.append(fire)
+            pending += 1
+        elif policy == Job.OverlapPolicy.BUFFER_ONE and not waiting:
+            planned.append(Fire(fire.scheduled, fire.trigger, waiting=True))
+            waiting += 1
+        else:
+            planned.append(Fire(fire.scheduled, fire.trigger, skipped=True))
     return tuple(planned)

@@ -175,7 +175,8 @@ def delete_job(job_id: str) -> None:
     deleted = Job.objects.filter(pk=job_id).delete()[0] if is_job_id(job_id) else 0
     if not deleted:
         raise UnknownJobs([job_id])
-    Execution.objects.filter(job_id=job_id, status=Execution.Status.QUEUED).update(
+    waiting = (Execution.Status.QUEUED, Execution.Status.WAITING)
+    Execution.objects.filter(job_id=job_id, status__in=waiting).update(
         status=Execution.Status.CANCELLED, finished_at=timezone.now()
     )
 

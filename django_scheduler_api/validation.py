@@ -36,7 +36,7 @@ from django_scheduler_api.registry import HandlerNotRegistered, registry
 WRITABLE_FIELDS = (
     "id", "group", "name", "state", "description", "handler", "cron_expression", "interval",
     "interval_anchor", "repeat_count", "timezone", "start_time", "end_time", "misfire_policy",
-    "overlap_policy", "jitter", "timeout", "retry_max_attempts", "retry_initial_delay",
+    "overlap_policy", "max_concurrent", "jitter", "timeout", "retry_max_attempts", "retry_initial_delay",
     "retry_backoff_coefficient", "retry_max_delay", "retry_on_lost", "data", "calendars",
 )  # fmt: skip
 
@@ -189,6 +189,14 @@ def validate_relations(value: Callable[[str], Any]) -> None:
     the schedule's and the retry policy's."""
     validate_schedule(value)
     validate_retry_delays(value("retry_initial_delay"), value("retry_max_delay"))
+
+
+def validate_overlap(overlap_policy: str, max_concurrent: int | None) -> None:
+    """``max_concurrent`` bounds the runs of ``skip`` and ``buffer_one``; ``allow`` has no bound to
+    set (docs/scheduling.rst, "Overlap")."""
+    if max_concurrent is not None and overlap_policy == Job.OverlapPolicy.ALLOW:
+        message = "max_concurrent needs overlap_policy skip or buffer_one (allow sets no limit)."
+        raise ValidationError({"max_concurrent": ValidationError(message, code="invalid_overlap")})
 
 
 def validate_schedule(value: Callable[[str], Any]) -> None:
@@ -424,6 +432,9 @@ class JobFieldsSerializer(UTCModelSerializer):
             },
             "retry_max_delay": {"help_text": "The longest delay, in seconds; null: no limit."},
             "retry_on_lost": {"help_text": "Retry lost executions too, not only failed ones."},
+            "max_concurrent": {
+                "help_text": "Runs at once under overlap_policy skip or buffer_one; null: one."
+            },
             "timeout": {
                 "help_text": "Stop a run's handler after this many seconds (it fails); null: no limit.",
                 "validators": [validate_timeout],
@@ -503,6 +514,7 @@ class JobFieldsSerializer(UTCModelSerializer):
 
         validate_relations(value)
         validate_fire_left(value)
+        validate_overlap(value("overlap_policy"), value("max_concurrent"))
         return attrs
 
 

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django_scheduler_api.monitoring import LagPoint, Minute, Run, Upcoming
 
 # Bottom to top in a stack: what needs attention sits on the baseline, where it is easiest to see.
-STATUSES = ("failed", "lost", "succeeded", "skipped", "cancelled", "running", "queued")
+STATUSES = ("failed", "lost", "succeeded", "skipped", "cancelled", "running", "queued", "waiting")
 TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720)
 
 

@@ -65,6 +65,7 @@ class ExecutionAdmin(ReadOnlyAdmin):
                 "fields": (
                     "scheduled_fire_time",
                     "fire_time",
+                    "released_at",
                     "enqueued_at",
                     "started_at",
                     "finished_at",

@@ -70,6 +70,13 @@ class JobAdminForm(forms.ModelForm):
         "Empty: no limit of the job's own.",
     )
 
+    max_concurrent = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_INTERVAL,
+        help_text="Under the overlap policies skip and buffer one: how many runs at once. Empty: one.",
+    )
+
     class Meta:
         model = Job
         fields = validation.WRITABLE_FIELDS
@@ -135,6 +142,7 @@ class JobAdminForm(forms.ModelForm):
         validation.validate_relations(values.get)
         if not self.errors:  # the search needs every field valid
             validation.validate_fire_left(values.get)
+        validation.validate_overlap(values.get("overlap_policy") or "", values.get("max_concurrent"))
         return cleaned
 
     def job_fields(self) -> dict[str, Any]:

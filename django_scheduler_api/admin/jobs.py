@@ -83,6 +83,7 @@ class JobAdmin(admin.ModelAdmin):
                     *Job.TIMING_FIELDS,
                     "misfire_policy",
                     "overlap_policy",
+                    "max_concurrent",
                     "timeout",
                     "upcoming_fires",
                     "next_fire_time",

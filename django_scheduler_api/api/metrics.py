@@ -65,7 +65,7 @@ class SchedulerCollector(Collector):
         yield _labelled(
             GaugeMetricFamily,
             "executions_pending",
-            "Executions queued or running now.",
+            "Executions queued, running or waiting (overlap policy buffer_one) now.",
             "status",
             snap.pending,
         )

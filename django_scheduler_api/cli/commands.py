@@ -102,6 +102,7 @@ def show(options: dict[str, Any], request: Request) -> Output:
         + [("calendars", ", ".join(job.calendars))] * bool(job.calendars)
         + [(name, data[name]) for name in Job.RETRY_FIELDS if job.retry_max_attempts > 1]
         + [("retry", retries.describe(retries.RetryPolicy.of(job)))]
+        + [("overlap_policy", job.overlap_policy), ("max_concurrent", _max_concurrent(job))]
         + [("timeout", f"{job.timeout} s" if job.timeout else "none")]
         + [("data", json.dumps(job.data, sort_keys=True))]
         + [(name, data[name]) for name in ("next_fire_time", "previous_fire_time")]
@@ -213,8 +214,15 @@ def _schedule(job: Any) -> str:
 
 
 def _limits(job: Any) -> str:
-    """The list's limits column: what bounds a job's runs (its timeout), or "-"."""
-    return f"timeout {job.timeout} s" if job.timeout else "-"
+    """The list's limits column: what bounds a job's runs (overlap, timeout), or "-"."""
+    limits = [] if job.overlap_policy == "allow" else [f"{job.overlap_policy} (max {_max_concurrent(job)})"]
+    limits += [f"timeout {job.timeout} s"] if job.timeout else []
+    return ", ".join(limits) or "-"
+
+
+def _max_concurrent(job: Any) -> str:
+    """How many runs of the job at once: its overlap policy's bound, or "no limit" under allow."""
+    return "no limit" if job.overlap_policy == "allow" else str(job.max_concurrent or 1)
 
 
 def _ids(options: dict[str, Any]) -> list[str]:

@@ -161,6 +161,7 @@ class Scheduler:
         self.mark_pushed()
         self.push_refused(stats)
         self._housekeeping(stats)
+        self.release_waiting(stats)
         self.dispatch_due(stats)
         self.send_retries(stats)
         return stats
@@ -177,6 +178,14 @@ class Scheduler:
         stats.retried += sent.sent
         stats.misfired += sent.misfired
         return stats
+
+    def release_waiting(self, stats: TickStats) -> None:
+        """Send the runs kept waiting by their job's overlap policy whose job has a place again
+        (``store.release_waiting``), before new fires take the places. A broker's error leaves them
+        in the outbox."""
+        released = store.release_waiting(limit=OUTBOX_BATCH, clock=self.clock)
+        if released:
+            stats.sent += send(released)
 
     def dispatch_due(self, stats: TickStats | None = None) -> TickStats:
         """Claim and send due jobs, batch after batch, until none is left.

@@ -61,6 +61,7 @@ CLAIM_FIELDS = (
     *Job.TIMING_FIELDS,
     "misfire_policy",
     "overlap_policy",
+    "max_concurrent",
     "timeout",
     "data",
     "next_fire_time",
@@ -69,6 +70,10 @@ CLAIM_FIELDS = (
 PENDING = (Execution.Status.QUEUED, Execution.Status.RUNNING)
 # The triggers whose lateness the misfire rule judges (docs/engine.rst, "Faults").
 JUDGED = (Execution.Trigger.SCHEDULE, Execution.Trigger.RETRY)
+# The job columns a release reads.
+OVERLAP_FIELDS = ("id", "overlap_policy", "max_concurrent")
+# The statuses that hold a place under a job's overlap policy: pending, and kept waiting.
+OCCUPYING = (*PENDING, Execution.Status.WAITING)
 # The columns an execution's outcome writes.
 OUTCOME_FIELDS = ("status", "started_at", "finished_at", "duration_ms", "result", "error", "traceback", "log")
 OUTCOME_DEFAULTS = {"result": None, "error": None, "traceback": ""}
@@ -116,11 +121,11 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
         jobs = _load(Job, CLAIM_FIELDS, _lock(due.order_by("next_fire_time")), limit)
         if not jobs:
             return Claim()
-        busy = _busy_jobs([j.pk for j in jobs if j.overlap_policy == Job.OverlapPolicy.SKIP])
+        occupancy = occupancies([j.pk for j in jobs if j.overlap_policy != Job.OverlapPolicy.ALLOW])
         rules = calendar_rules(name for job in jobs for name in job.calendars or ())
         executions, dropped = [], {}
         for job in jobs:
-            plan = _plan(job, now, threshold, busy=job.pk in busy, rules=rules)
+            plan = _plan(job, now, threshold, occupancy.get(job.pk, planning.Occupancy()), rules=rules)
             executions.extend(_executions(job, plan, now, node))
             if plan.dropped_misfire is not None:
                 dropped[job.pk] = (1, plan.dropped_misfire)
@@ -130,6 +135,46 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
         count_dropped_misfires(dropped, now)
     to_send = [e for e in recorded if e.status == Execution.Status.QUEUED]
     return Claim(len(jobs), len(recorded), len(recorded) - len(to_send), to_send)
+
+
+def release_waiting(*, limit: int, clock: Callable[[], datetime] = timezone.now) -> list[Execution]:
+    """Let go the runs kept ``waiting`` (overlap policy ``buffer_one``) whose job has a place again:
+    each becomes ``queued``, with ``released_at`` the moment it was decided (read from ``clock``
+    once the jobs are locked, so it follows every claim that saw the run waiting). Up to ``limit``
+    jobs.
+
+    Under the jobs' row locks, as a claim: the count of pending runs and the release are one
+    decision, which no claim or other release of the same job can interleave with (PostgreSQL and
+    MariaDB: ``FOR UPDATE``, skipping a job another scheduler holds, released at its next pass;
+    SQLite: the transaction's write lock). A run that ends frees its place without the lock; at
+    worst a release waits for the next pass. The rows are the database's, so a restart loses none.
+    """
+    waiting = Execution.objects.filter(status=Execution.Status.WAITING).order_by()
+    # Outside a transaction: most passes find none, and take no lock for it (SQLite's is the database's).
+    job_ids = list(waiting.values_list("job_id", flat=True).distinct()[:limit])
+    if not job_ids:
+        return []
+    with transaction.atomic():
+        bound_transaction()
+        jobs = list(_lock(Job.objects.filter(pk__in=job_ids).order_by("pk").only(*OVERLAP_FIELDS)))
+        occupancy = occupancies([job.pk for job in jobs])
+        free = [job.pk for job in jobs if _has_room(job, occupancy.get(job.pk, planning.Occupancy()))]
+        now = clock()
+        first = {}
+        for execution in waiting.filter(job_id__in=free).order_by("-scheduled_fire_time"):
+            first[execution.job_id] = execution  # the earliest of a job's (one, unless its policy changed)
+        released = list(first.values())
+        Execution.objects.filter(pk__in=[e.pk for e in released], status=Execution.Status.WAITING).update(
+            status=Execution.Status.QUEUED, released_at=now
+        )
+    for execution in released:
+        execution.status, execution.released_at = Execution.Status.QUEUED, now
+    return released
+
+
+def _has_room(job: Job, occupancy: planning.Occupancy) -> bool:
+    limit = planning.concurrency_limit(job.overlap_policy, job.max_concurrent)
+    return limit is None or occupancy.pending < limit
 
 
 def bound_transaction() -> None:
@@ -164,7 +209,12 @@ def calendar_rules(names: Iterable[str]) -> dict[str, planning.CalendarRules]:
 
 
 def _plan(
-    job: Job, now: datetime, threshold: timedelta, *, busy: bool, rules: dict[str, planning.CalendarRules]
+    job: Job,
+    now: datetime,
+    threshold: timedelta,
+    occupancy: planning.Occupancy,
+    *,
+    rules: dict[str, planning.CalendarRules],
 ) -> planning.FirePlan:
     try:
         plan = planning.plan_due_job(
@@ -180,8 +230,9 @@ def _plan(
         # further on. The job stops (no next fire) rather than holding up every other job's claim.
         logger.error("Job %s has no next fire and stops: %s", job.pk, exc)
         return planning.FirePlan((), None, job.previous_fire_time)
-    skip_overlap = job.overlap_policy == Job.OverlapPolicy.SKIP
-    fires = planning.apply_overlap(plan.fires, skip_overlap=skip_overlap, busy=busy)
+    fires = planning.apply_overlap(
+        plan.fires, policy=job.overlap_policy, max_concurrent=job.max_concurrent, occupancy=occupancy
+    )
     return planning.FirePlan(fires, plan.next_fire_time, plan.previous_fire_time, plan.dropped_misfire)
 
 
@@ -256,12 +307,21 @@ class RandomIds:
 _random_ids = RandomIds()
 
 
-def _busy_jobs(job_ids: list[str]) -> set[str]:
-    """Jobs (of those with overlap policy ``skip``) that have an execution queued or running."""
+def occupancies(job_ids: list[Any]) -> dict[Any, planning.Occupancy]:
+    """Each job's runs pending (queued or running) and waiting, in one query; read under the jobs'
+    row locks (the claim's, the release's), so two schedulers never both take the last place."""
     if not job_ids:
-        return set()
-    pending = Execution.objects.filter(job_id__in=job_ids, status__in=PENDING)
-    return set(pending.values_list("job_id", flat=True).distinct())
+        return {}
+    rows = (
+        Execution.objects.filter(job_id__in=job_ids, status__in=OCCUPYING)
+        .order_by()
+        .values_list("job_id", "status")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for job_id, status, n in rows:
+        counts[job_id]["waiting" if status == Execution.Status.WAITING else "pending"] += n
+    return {job_id: planning.Occupancy(**values) for job_id, values in counts.items()}
 
 
 def _executions(job: Job, plan: planning.FirePlan, now: datetime, node: str) -> list[Execution]:
@@ -282,7 +342,9 @@ def _execution(
     previous: datetime | None,
     following: datetime | None,
 ) -> Execution:
-    skipped = {"status": Execution.Status.SKIPPED, "finished_at": now} if fire.skipped else {}
+    status = {"status": Execution.Status.SKIPPED, "finished_at": now} if fire.skipped else {}
+    if fire.waiting:
+        status = {"status": Execution.Status.WAITING}
     return new_row(
         Execution,
         id=_random_ids.next(),
@@ -296,7 +358,7 @@ def _execution(
         node=node,
         data=dict(job.data or {}),
         timeout=job.timeout,
-        **skipped,
+        **status,
     )
 
 
@@ -498,9 +560,14 @@ def misfires(executions: list[Execution], now: datetime, *, threshold: timedelta
     earliest, as the claim records it) and the others are dropped. Manual triggers, misfire fires
     (already the policy's answer) and one-shot jobs (whose only fire always runs) are never dropped.
     A retry is judged as a fire of the schedule, from the instant it was due (docs/scheduling.rst,
-    "Retries").
+    "Retries"). A run kept waiting by its job's overlap policy is late from its release
+    (``released_at``), not from its fire: the wait was the policy's.
     """
-    late = [e for e in executions if e.trigger in JUDGED and now - e.scheduled_fire_time > threshold]
+    late = [
+        e
+        for e in executions
+        if e.trigger in JUDGED and now - (e.released_at or e.scheduled_fire_time) > threshold
+    ]
     if not late:
         return []
     repeating = Q(cron_expression__gt="") | Q(interval__isnull=False)

@@ -41,6 +41,7 @@ def form_data(**overrides) -> dict[str, str]:
         "retry_backoff_coefficient": "2.0",
         "retry_max_delay": "",
         "timeout": "",
+        "max_concurrent": "",
         "data": "{}",
     }
     data.update(overrides)

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 JOB_KEYS = [
     "id", "url", "group", "name", "state", "description", "handler", "cron_expression",
     "cron_description", "interval", "interval_anchor", "repeat_count", "timezone", "start_time",
-    "end_time", "misfire_policy", "overlap_policy", "jitter", "timeout", "retry_max_attempts",
-    "retry_initial_delay", "retry_backoff_coefficient", "retry_max_delay", "retry_on_lost",
+    "end_time", "misfire_policy", "overlap_policy", "max_concurrent", "jitter", "timeout",
+    "retry_max_attempts", "retry_initial_delay", "retry_backoff_coefficient", "retry_max_delay",
+    "retry_on_lost",
     "data", "calendars", "next_fire_time", "previous_fire_time", "executions_url", "source", "created_at",
     "updated_at",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ from django_scheduler_api.models import Execution, Job
 from django_scheduler_api.planning import (
     MAX_FIRES_PER_CLAIM,
     Fire,
+    Occupancy,
     Schedule,
     apply_overlap,
     next_fire_time,
@@ -112,6 +113,13 @@ def test_catch_up_is_bounded_per_claim_and_continues_where_it_stopped():
 
 def test_overlap_skip_keeps_the_first_fire_of_an_idle_job_and_skips_the_rest():
     fires = (Fire(T0), Fire(T0 + MINUTE))
-    assert [f.skipped for f in apply_overlap(fires, skip_overlap=True, busy=False)] == [False, True]
-    assert [f.skipped for f in apply_overlap(fires, skip_overlap=True, busy=True)] == [True, True]
-    assert apply_overlap(fires, skip_overlap=False, busy=True) == fires
+    idle, busy = Occupancy(), Occupancy(pending=1)
+    assert [f.skipped for f in apply_overlap(fires, policy="skip", max_concurrent=None, occupancy=idle)] == [
+        False,
+        True,
+    ]
+    assert [f.skipped for f in apply_overlap(fires, policy="skip", max_concurrent=None, occupancy=busy)] == [
+        True,
+        True,
+    ]
+    assert apply_overlap(fires, policy="allow", max_concurrent=None, occupancy=busy) == fires
