@@ -9,19 +9,19 @@ on the same host's clock; on PostgreSQL two schedulers share the work and one is
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from itertools import combinations, pairwise
 
 import pytest
 
-from tests.engine.sites import Site, postgres_redis_site, sqlite_site
-from tests.support import require_postgres, require_redis, wait_for
+from tests.engine.sites import Site
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
 FIRES = 10
+Q_WORKERS = 4  # the sites' qcluster (tests/scheduling/conftest.py): room for three runs at once
 COLUMNS = ("scheduled", "status", "created", "started", "finished", "released")
 
 
@@ -98,26 +98,11 @@ def check(site: Site) -> None:
     assert len(ran_two) < FIRES
 
 
-@pytest.fixture
-def lite(tmp_path):
-    with sqlite_site(tmp_path / "overlap.sqlite3", SCHEDULER_TEST_Q_WORKERS="4") as site:
-        yield site
-
-
 def test_buffer_one_and_max_concurrent_on_sqlite(lite):
     lite.qcluster()
     lite.scheduler("it:overlap")
     seed(lite)
     check(lite)
-
-
-@pytest.fixture
-def pg(tmp_path):
-    require_postgres()
-    require_redis()
-    name = f"sched_overlap_it_{os.getpid()}"
-    with postgres_redis_site(name, redis_db=13, SCHEDULER_TEST_Q_WORKERS="4") as site:
-        yield site
 
 
 def test_buffer_one_and_max_concurrent_with_two_schedulers_one_killed_on_postgres(pg):
