@@ -3,7 +3,8 @@ jobs and executions (what it draws is compared with the data in tests/browser/te
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,7 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_scheduler_api import monitoring
+from django_scheduler_api.admin import charts
 from django_scheduler_api.models import Execution
+from django_scheduler_api.monitoring import Minute
 from tests.observe.conftest import make_execution, make_job
 
 URL = "/admin/django_scheduler_api/dashboard/"
@@ -96,3 +99,15 @@ def test_each_database_computes_the_lag_and_the_minute_as_python_does():
     for started, fired, lag, minute in rows:
         assert lag == pytest.approx((started - fired).total_seconds(), abs=1e-6)
         assert minute == fired.replace(second=0, microsecond=0)
+
+
+def test_the_chart_stacks_every_status_a_minute_can_hold():
+    """Waiting runs (overlap policy buffer_one) are drawn and named in the legend like the others."""
+    start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    counts = {status: i + 1 for i, status in enumerate(Execution.Status.values)}
+    svg = str(charts.executions_per_minute([Minute(start, counts)]))
+    drawn = {s: int(n) for s, n in re.findall(r'data-status="(\w+)" data-count="(\d+)"', svg)}
+    assert drawn == counts
+    legend = svg.split('<ul class="scheduler-legend">')[1]
+    assert re.findall(r'<span class="swatch s-(\w+)"></span>', legend) == list(charts.STATUSES)
+    assert set(charts.STATUSES) == set(Execution.Status.values)

@@ -64,6 +64,8 @@ def test_every_metric_equals_the_rows_it_counts():
     make_execution(slow, at=now - timedelta(seconds=95), status=Execution.Status.RUNNING)
     make_execution(job, at=now - timedelta(seconds=5), status=Execution.Status.QUEUED, lag_ms=None)
     make_execution(job, at=now - timedelta(seconds=1), status="queued", lag_ms=None, enqueued_at=None)
+    # Kept by the overlap policy buffer_one: pending, no outcome yet (docs/scheduling.rst, "Overlap").
+    make_execution(slow, at=now - timedelta(seconds=2), status=Execution.Status.WAITING, lag_ms=None)
     SchedulerNode.objects.create(name="alive", hostname="h", pid=1, started_at=now, last_seen=now)
     old = now - timedelta(hours=1)
     SchedulerNode.objects.create(name="dead", hostname="h", pid=2, started_at=old, last_seen=old)
@@ -72,7 +74,7 @@ def test_every_metric_equals_the_rows_it_counts():
 
     assert by_label(samples, "scheduler_fires_total", "trigger") == {
         **dict.fromkeys(Execution.Trigger.values, 0),  # every trigger, those without fires at 0
-        "schedule": 13,
+        "schedule": 14,
         "misfire": 1,
         "manual": 1,
         "retry": 0,
@@ -82,7 +84,8 @@ def test_every_metric_equals_the_rows_it_counts():
         status: statuses.get(status, 0) for status in Execution.FINISHED
     }
     assert by_label(samples, "scheduler_misfires_total", "outcome") == {"fired": 1, "dropped": 0}
-    assert by_label(samples, "scheduler_executions_pending", "status") == {"queued": 2, "running": 1}
+    pending = by_label(samples, "scheduler_executions_pending", "status")
+    assert pending == {"queued": 2, "running": 1, "waiting": 1}
     assert by_label(samples, "scheduler_jobs", "state") == {"planned": 2, "paused": 1}
     assert samples["scheduler_live_nodes"] == {(): 1}
     assert samples["scheduler_outbox_executions"] == {(): 1}
@@ -199,7 +202,11 @@ def test_metrics_after_a_real_run(qcluster, settings):
     assert by_label(samples, "scheduler_executions_finished_total", "status") == {
         status: rows.filter(status=status).count() for status in Execution.FINISHED
     }
-    assert by_label(samples, "scheduler_executions_pending", "status") == {"queued": 0, "running": 0}
+    assert by_label(samples, "scheduler_executions_pending", "status") == {
+        "queued": 0,
+        "running": 0,
+        "waiting": 0,
+    }
     assert by_label(samples, "scheduler_jobs", "state") == {"planned": 0, "paused": 2}
     assert samples["scheduler_live_nodes"] == {(): 0}  # a stopped scheduler deletes its node row
     assert samples["scheduler_outbox_executions"] == {(): 0}
