@@ -191,3 +191,21 @@ def test_the_schema_documents_the_fields(api, db):
     assert job["max_concurrent"]["minimum"] == 1 and job["max_concurrent"]["nullable"] is True
     statuses = schema["components"]["schemas"]["ExecutionStatusEnum"]["enum"]
     assert "waiting" in statuses
+
+
+@pytest.mark.django_db
+def test_a_retry_waiting_for_its_instant_holds_its_place():
+    """A recorded retry is the fire run again (docs/scheduling.rst, "Overlap"): a fire during its
+    back-off waits under buffer_one until the retry has run."""
+    t = timezone.now().replace(microsecond=0) - 10 * S
+    job = make_due_job("retried", due=t, overlap_policy="buffer_one", retry_max_attempts=2)
+    failed = make_execution(job, Status.FAILED, at=t - 5 * S, finished_at=t - 4 * S)
+    retry = make_execution(
+        job, at=t + 60 * S, trigger="retry", attempt=2, first_execution=failed, enqueued_at=None
+    )
+    claim(t)
+    fire = Execution.objects.get(job=job, trigger="schedule", scheduled_fire_time=t)
+    assert fire.status == Status.WAITING
+    assert store.release_waiting(limit=10) == []  # the retry still holds the place
+    Execution.objects.filter(pk=retry.pk).update(status=Status.SUCCEEDED, finished_at=timezone.now())
+    assert [e.pk for e in store.release_waiting(limit=10)] == [fire.pk]
