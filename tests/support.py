@@ -15,13 +15,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def scheduler(*args: str) -> str:
+    """Run ``manage.py scheduler`` (the CLI) in this process; its stdout."""
+    out = StringIO()
+    call_command("scheduler", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
 
 
 def require(condition: bool, reason: str) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from django_scheduler_api.cli.api import error_message
@@ -17,7 +15,7 @@ from django_scheduler_api.cli.editing import FIELDS
 from django_scheduler_api.models import Job
 from django_scheduler_api.validation import WRITABLE_FIELDS
 from tests.api.conftest import BASE
-from tests.support import ROOT, child_env
+from tests.support import ROOT, child_env, scheduler
 
 # Every writable field, as options and as the API's body.
 EVERY_FIELD = {
@@ -40,12 +38,6 @@ INTERVAL = {"interval": "5400", "interval_anchor": "2030-01-01T00:00:07Z", "repe
 
 def options(fields: dict[str, str]) -> list[str]:
     return [arg for name, value in fields.items() for arg in ("--" + name.replace("_", "-"), value)]
-
-
-def scheduler(*args: str) -> str:
-    out = StringIO()
-    call_command("scheduler", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def scheduler_json(*args: str):

@@ -7,26 +7,17 @@ import json
 import subprocess
 import sys
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
 from django_scheduler_api import calendars, services
 from django_scheduler_api.models import Execution, Job, SchedulerNode
 from tests.admin.conftest import make_execution, make_job
-from tests.support import ROOT, child_env
+from tests.support import ROOT, child_env, scheduler
 
 BASE = "http://testserver"
-
-
-def scheduler(*args: str) -> str:
-    """Run the command; its stdout."""
-    out = StringIO()
-    call_command("scheduler", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def scheduler_json(*args: str):

@@ -8,10 +8,8 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -23,7 +21,7 @@ from django_scheduler_api.planning import Schedule, fires_after
 from django_scheduler_api.validation import error_message
 from tests.api.conftest import BASE
 from tests.factories import make_execution
-from tests.support import ROOT, child_env
+from tests.support import ROOT, child_env, scheduler
 
 JAN1 = datetime(2026, 1, 1, tzinfo=UTC)
 NOON = "0 0 12 * * ?"
@@ -353,12 +351,6 @@ def test_the_schema_documents_backfill(api, db):
 
 
 # -- the CLI -----------------------------------------------------------------------------------------
-
-
-def scheduler(*args: str) -> str:
-    out = StringIO()
-    call_command("scheduler", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def test_the_cli_backfills_and_answers_the_api_json(api, make_job):

@@ -7,7 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
@@ -24,6 +23,7 @@ from django_scheduler_api.planning import (
 )
 from tests.admin.conftest import form_data
 from tests.api.conftest import BASE
+from tests.support import scheduler
 
 T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -297,14 +297,6 @@ def test_a_declared_job_is_refused_with_the_same_words(settings, db, fields, mes
 
 
 # -- the CLI ----------------------------------------------------------------------------------
-
-
-def scheduler(*args: str) -> str:
-    from io import StringIO
-
-    out = StringIO()
-    call_command("scheduler", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def test_the_cli_shows_lists_and_previews_intervals(db):

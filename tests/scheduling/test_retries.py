@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 from itertools import pairwise
 
 import pytest
-from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +25,7 @@ from django_scheduler_api.retries import RetryPolicy, delay
 from tests.admin.conftest import form_data
 from tests.api.conftest import BASE
 from tests.factories import make_execution
+from tests.support import scheduler
 
 S = timedelta(seconds=1)
 T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
@@ -316,12 +315,6 @@ def test_a_declared_job_is_refused_with_the_same_words(settings, db, fields, mes
 
 
 # -- the CLI ----------------------------------------------------------------------------------
-
-
-def scheduler(*args: str) -> str:
-    out = StringIO()
-    call_command("scheduler", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def test_the_cli_lists_and_shows_the_policy_and_the_attempts(db):
