@@ -3,8 +3,8 @@
 
 Failing one-shot jobs are retried at the delays the policy computes (each attempt due its delay
 after the previous one ended, as ``retries.delay`` computes here too), each attempt once, on SQLite
-with the ORM broker and on PostgreSQL with Redis. On PostgreSQL, interval jobs whose every fire
-fails are retried while two schedulers run and one is killed with SIGKILL halfway: every (fire,
+with the ORM broker and on PostgreSQL with Redis. On PostgreSQL, jittered interval jobs whose every
+fire fails are retried while two schedulers run and one is killed with SIGKILL halfway: every (fire,
 attempt) exactly once.
 """
 
@@ -142,8 +142,9 @@ RETRIED = 3  # attempts of every fire of the interval jobs below
 
 
 def test_retried_fires_are_exactly_once_with_two_schedulers_one_killed_on_postgres(pg):
-    """The interval load of ``test_processes`` with a handler that always fails, each fire tried
-    ``RETRIED`` times 1 s apart, while a scheduler is killed halfway."""
+    """The jittered interval load of ``test_processes`` with a handler that always fails, each fire
+    tried ``RETRIED`` times 1 s apart, while a scheduler is killed halfway: intervals, jitter and
+    retries in one load."""
     pg.qcluster()
     victim = pg.scheduler("it:victim")
     pg.scheduler("it:survivor")
@@ -158,7 +159,7 @@ def test_retried_fires_are_exactly_once_with_two_schedulers_one_killed_on_postgr
             services.save_job(f"again.{{i}}", {{"handler": "tests.fail", "interval": {EVERY},
                               "interval_anchor": anchor, "repeat_count": {FIRES - 1},
                               "retry_max_attempts": {RETRIED}, "retry_initial_delay": 1,
-                              "retry_backoff_coefficient": 1}})
+                              "retry_backoff_coefficient": 1, "jitter": 1}})
         print(json.dumps(round(anchor.timestamp())))
         """
     )
@@ -167,7 +168,7 @@ def test_retried_fires_are_exactly_once_with_two_schedulers_one_killed_on_postgr
     wait_for(lambda: pg.all_finished(JOBS * FIRES * RETRIED), timeout=120, interval=0.5)
     chains = attempts(pg, "again")
     fires = {(job, round(chain[0][3] * 1000)) for (job, _), chain in chains.items()}
-    want = {(f"again.{i}", ms) for i in range(JOBS) for ms in planned(f"again.{i}", anchor, 0)}
+    want = {(f"again.{i}", ms) for i in range(JOBS) for ms in planned(f"again.{i}", anchor, 1)}
     assert fires == want  # every fire once (its first attempt)
     counts = Counter((job, row[0]) for (job, _), chain in chains.items() for row in chain)
     assert len(chains) == JOBS * FIRES
