@@ -369,6 +369,8 @@ class Preview:
     interval_anchor: datetime | None = None
     repeat_count: int | None = None
     calendars: list[str] = field(default_factory=list)
+    jitter: int = 0
+    job: str = ""
 
 
 def preview(
@@ -381,11 +383,14 @@ def preview(
     interval_anchor: datetime | None = None,
     repeat_count: int | None = None,
     calendars: list[str] | None = None,
+    jitter: int = 0,
+    job: str = "",
 ) -> Preview:
     """The next ``count`` fires of a valid expression in ``zone`` (default: the configured zone), or
     of an interval from its anchor, strictly after ``after`` (default now), without the times the
-    ``calendars`` exclude, as the scheduler computes them. ``ExcludedEverything`` when they exclude
-    every fire the search looked at."""
+    ``calendars`` exclude, delayed by the ``jitter`` of the job whose id is ``job`` (the delays
+    derive from it), as the scheduler computes them. ``ExcludedEverything`` when the calendars
+    exclude every fire the search looked at."""
     zone = zone or scheduler_settings.DEFAULT_TIMEZONE
     after = after or timezone.now()
     names = list(calendars or ())
@@ -396,12 +401,17 @@ def preview(
         interval_anchor=interval_anchor if interval else None,
         repeat_count=repeat_count if interval else None,
         calendars=tuple(store.calendar_rules(names)[name] for name in names),
+        jitter=jitter,
+        jitter_key=job if jitter else "",
     )
     fires = list(islice(planning.fires_after(schedule, after), count))
+    jittered = {"jitter": jitter, "job": job if jitter else ""}
     if interval:
         description = planning.describe_interval(interval)
-        return Preview("", description, zone, fires, interval, interval_anchor, repeat_count, names)
-    return Preview(cron_expression, describe(cron_expression), zone, fires, calendars=names)
+        return Preview(
+            "", description, zone, fires, interval, interval_anchor, repeat_count, names, **jittered
+        )
+    return Preview(cron_expression, describe(cron_expression), zone, fires, calendars=names, **jittered)
 
 
 def live_nodes(now: datetime | None = None) -> list[SchedulerNode]:

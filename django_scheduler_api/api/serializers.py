@@ -20,7 +20,7 @@ from django_scheduler_api.api.fields import LinkField
 from django_scheduler_api.api.links import absolute_url
 from django_scheduler_api.api.pagination import at_most_max_take
 from django_scheduler_api.conf import scheduler_settings
-from django_scheduler_api.models import MAX_INTERVAL, Execution, Job, SchedulerNode
+from django_scheduler_api.models import MAX_INTERVAL, Execution, Job, SchedulerNode, job_id_validator
 from django_scheduler_api.planning import describe_schedule
 from django_scheduler_api.validation import JSONObjectField, UTCDateTimeField
 
@@ -237,6 +237,17 @@ class PreviewQuerySerializer(serializers.Serializer):
         source="calendars",
         help_text="Calendar ids separated by , whose excluded times are skipped (read in timezone)",
     )
+    jitter = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_INTERVAL,
+        help_text="The job's jitter in seconds (needs job)",
+    )
+    job = serializers.CharField(
+        required=False,
+        validators=[job_id_validator],
+        help_text="The id of the job whose jitter delays the fires (each job's delays derive from its id)",
+    )
 
     def validate_cron_expression(self, value: str) -> str:
         value = validation.validate_cron_expression(value)
@@ -264,6 +275,10 @@ class PreviewQuerySerializer(serializers.Serializer):
             repeat_count=attrs.get("repeat_count"),
             start_time=None,
         )
+        if attrs.get("jitter") and not attrs.get("job"):
+            raise serializers.ValidationError(
+                {"job": ["jitter needs job: each job's delays are derived from its id."]}
+            )
         return attrs
 
 
@@ -278,6 +293,8 @@ class PreviewSerializer(serializers.Serializer):
     calendars = serializers.ListField(
         child=serializers.CharField(), help_text="The calendars whose excluded times are skipped"
     )
+    jitter = serializers.IntegerField(help_text="The jitter the fire times are delayed by (0: none)")
+    job = serializers.CharField(help_text="The job whose id the jitter's delays derive from")
 
 
 class CalendarSerializer(calendars.CalendarFieldsSerializer):

@@ -152,7 +152,7 @@ def preview(options: dict[str, Any], request: Request) -> Output:
     """``GET /preview``: the next fire times of an expression or an interval, validated by the engine."""
     names = (
         "cron_expression", "interval", "interval_anchor", "repeat_count", "timezone", "after", "count",
-        "calendar",
+        "calendar", "jitter", "job",
     )  # fmt: skip
     query = {k: options[k] for k in names if options[k] is not None}
     preview = services.preview(**validated(api.PreviewQuerySerializer, query, request=request))
@@ -161,6 +161,7 @@ def preview(options: dict[str, Any], request: Request) -> Output:
     header = f"{preview.cron_expression or f'every {preview.interval} s'}: {preview.description}"
     header += f" ({preview.timezone})" if preview.cron_expression else ""
     header += f", not in {', '.join(preview.calendars)}" if preview.calendars else ""
+    header += f", jitter up to {preview.jitter} s for {preview.job}" if preview.jitter else ""
     return Output(api.PreviewSerializer(preview).data, f"{header}\n{lines}")
 
 

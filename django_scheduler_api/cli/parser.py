@@ -72,6 +72,8 @@ def _add_preview(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "--interval-anchor", default=None, help="The instant the interval counts from (ISO 8601)."
     )
     command.add_argument("--repeat-count", default=None, help="Fires after the first (default: for ever).")
+    command.add_argument("--jitter", default=None, help="A job's jitter in seconds (needs --job).")
+    command.add_argument("--job", default=None, help="The id of the job whose jitter delays the fires.")
     command.add_argument("--timezone", default=None, help="The IANA zone it is read in.")
     command.add_argument("--after", default=None, help="An ISO 8601 instant (default now).")
     command.add_argument("--count", default=None, help="How many fire times.")

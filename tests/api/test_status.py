@@ -72,6 +72,8 @@ def test_preview_lists_the_next_fire_times_strictly_after(api):
         "interval_anchor": None,
         "repeat_count": None,
         "calendars": [],
+        "jitter": 0,
+        "job": "",
     }
     assert body["description"]
 

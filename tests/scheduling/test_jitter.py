@@ -18,7 +18,7 @@ from django_scheduler_api.planning import Schedule, jitter_delay, plan_due_job
 from tests.admin.conftest import form_data
 from tests.api.conftest import BASE
 from tests.scheduling.test_intervals import fires
-from tests.support import ROOT, child_env
+from tests.support import ROOT, child_env, scheduler
 
 T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -127,3 +127,30 @@ def test_the_admin_and_the_cli_show_the_delayed_fires(admin_client, db):
         reverse("admin:django_scheduler_api_job_change", args=["spread"])
     ).content.decode()
     assert first.strftime("%Y-%m-%d %H:%M:%S UTC") in page
+
+
+def test_the_preview_shows_a_job_s_jittered_fires_as_the_scheduler_plans_them(api, db):
+    services.save_job("spread", {"handler": "tests.echo", "cron_expression": EVERY_MINUTE, "jitter": 30})
+    job = Job.objects.get()
+    query = {"cron_expression": EVERY_MINUTE, "jitter": 30, "job": "spread", "count": 3}
+    after = (job.next_fire_time - timedelta(minutes=1)).replace(second=59, microsecond=0)
+    answer = api.get(f"{BASE}/preview", {**query, "after": after.isoformat()}).json()
+    assert answer["jitter"] == 30 and answer["job"] == "spread"
+    expected = services.upcoming_fire_times(job, 3)
+    assert answer["fire_times"] == [t.isoformat().replace("+00:00", "Z") for t in expected]
+    plain = api.get(f"{BASE}/preview", {"cron_expression": EVERY_MINUTE, "after": after.isoformat()})
+    assert plain.json()["jitter"] == 0 and plain.json()["fire_times"][0] < answer["fire_times"][0]
+    cli = scheduler(
+        "preview", EVERY_MINUTE, "--jitter", "30", "--job", "spread", "--after", after.isoformat()
+    )
+    assert "jitter up to 30 s for spread" in cli
+    assert expected[0].strftime("%Y-%m-%d %H:%M:%S") in cli
+
+
+def test_a_preview_with_jitter_but_no_job_is_refused_and_changes_nothing(api, make_job, unchanged):
+    make_job("kept", cron_expression=EVERY_MINUTE)
+    guard = unchanged()
+    answer = api.get(f"{BASE}/preview", {"cron_expression": EVERY_MINUTE, "jitter": 5})
+    assert answer.status_code == 400
+    assert answer.json()["job"] == ["jitter needs job: each job's delays are derived from its id."]
+    guard.check()
