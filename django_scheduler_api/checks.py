@@ -157,6 +157,28 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+# The most seconds ahead of its instant a task may reach a worker: it waits for the instant within
+# django-q2's per-task timeout, which allows ``deadlines.TASK_MARGIN`` (5 s) beyond the handler's.
+HANDOVER_LIMIT = 4
+
+
+@register()
+def check_lookahead(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """``LOOKAHEAD`` and ``LOOKAHEAD_MAX`` are seconds from 0, together at most ``HANDOVER_LIMIT``."""
+    values = [getattr(scheduler_settings, key) for key in ("LOOKAHEAD", "LOOKAHEAD_MAX")]
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values)
+    if numbers and sum(values) <= HANDOVER_LIMIT:
+        return []
+    return [
+        Error(
+            f"{SETTING_NAME}['LOOKAHEAD'] and ['LOOKAHEAD_MAX'] are {values[0]!r} and {values[1]!r}.",
+            hint=f"Use seconds from 0, together at most {HANDOVER_LIMIT}: a task handed over earlier "
+            "would wait for its instant past the time django-q2 allows it.",
+            id="django_scheduler_api.E006",
+        )
+    ]
+
+
 @register()
 def check_broker_library(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """The broker django-q2 will use must be importable: without its client library the scheduler

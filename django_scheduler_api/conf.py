@@ -54,9 +54,11 @@ DEFAULTS: dict[str, Any] = {
     # 1: one task (and one worker process) per execution.
     "TASK_BATCH_SIZE": 25,
     # Seconds before a fire instant that a scheduler claims it and hands it to the workers, which claim
-    # its executions at once and start the handlers at the instant (0: all of it at the instant).
-    # A job paused or deleted within this window before a fire still fires.
+    # its executions just before the instant and start the handlers at it (0: all of it at the
+    # instant). A polling broker's poll and the time a crowd of fires takes to send are added, up to
+    # LOOKAHEAD_MAX seconds more (docs/engine.rst, "Handing over early").
     "LOOKAHEAD": 0.1,
+    "LOOKAHEAD_MAX": 2.0,
     # An execution recorded but never sent (its scheduler died first), or sent but not claimed by a
     # worker (the broker lost the task), is sent again after this many seconds (the outbox).
     "ENQUEUE_GRACE": 10,

@@ -106,9 +106,15 @@ def reschedule(
 
 @transaction.atomic
 def pause_jobs(ids: list[str]) -> list[str]:
-    """Pause jobs; their ``next_fire_time`` is kept so that resuming can see what was missed."""
+    """Pause jobs; their ``next_fire_time`` is kept so that resuming can see what was missed.
+
+    A fire already handed to the workers ahead of its instant is taken back unless a worker has
+    claimed it (``store.take_back_early_fires``): it is missed, as a fire that came while paused.
+    """
     jobs = select_jobs(ids)
-    Job.objects.filter(pk__in=[j.pk for j in jobs]).update(state=Job.State.PAUSED, updated_at=timezone.now())
+    now = timezone.now()
+    Job.objects.filter(pk__in=[j.pk for j in jobs]).update(state=Job.State.PAUSED, updated_at=now)
+    store.take_back_early_fires(jobs, now)
     for job in jobs:
         if job.state != Job.State.PAUSED:
             job.state = Job.State.PAUSED

@@ -92,7 +92,24 @@ PUSH_MANY: dict[str, Callable[[Broker, list[str]], None]] = {
     "django_q.brokers.orm.ORM": _push_to_orm,
 }
 
+# Brokers whose workers look for tasks every django-q2 ``poll`` seconds (the others hand a task to
+# a worker waiting for one, as Redis's blocking pop does).
+POLLING_BROKERS = frozenset({"django_q.brokers.orm.ORM"})
+
 _brokers: dict[tuple[int, str | None], Broker] = {}
+
+
+def runs_inline() -> bool:
+    """Whether django-q2 runs each task in the process that sends it (its ``sync`` option)."""
+    return bool(Conf.SYNC)
+
+
+def pickup_delay() -> float:
+    """How long a worker of the configured broker may take to notice a task: django-q2's ``poll``
+    for a broker whose workers poll (the ORM broker), 0 for one that hands tasks to waiting
+    workers. A scheduler sends that much earlier (docs/engine.rst, "Handing over early")."""
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(broker()).__mro__}
+    return float(Conf.POLL) if names & POLLING_BROKERS else 0.0
 
 
 def broker() -> Broker:
@@ -112,8 +129,8 @@ class Batch:
     """Executions to hand to django-q2 together: sent by ``push``, their outbox entries closed by
     ``mark_sent`` (``flush`` does both). Making a batch does nothing else.
 
-    A scheduler pushes a fire up to ``LOOKAHEAD`` before its instant, with ``start_at``: the workers
-    claim the executions at once and start the handlers at the instant.
+    A scheduler pushes a fire ahead of its instant (``Scheduler.lead``), with ``start_at``: the
+    workers claim the executions just before the instant and start the handlers at it.
 
     Marking may come later than pushing. The scheduler marks a pushed batch at its next pass, so
     that at the fire instant the database serves the workers' claims only. Nothing depends on the

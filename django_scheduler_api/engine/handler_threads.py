@@ -4,7 +4,7 @@ A task carrying the fires of one instant starts their handlers together, as Quar
 APScheduler's thread pools run jobs. The pool belongs to the worker process. It is made, and the
 garbage collector settled, at the worker's first scheduler task (``warm_up``): a django-q2 worker of
 the host project that never runs one gets neither threads nor a frozen heap. The first task arrives
-``LOOKAHEAD`` before its instant, and warming up takes a few milliseconds, so its handlers still
+ahead of its instant (``Scheduler.lead``), and warming up takes a few milliseconds, so its handlers still
 start on time. The pool is made again in a process that inherited another's (after a fork).
 
 Outcomes are written by the task's own thread, in batches (``run_together``): nothing before every

@@ -6,9 +6,9 @@ One pass (``tick``):
    every ``MAINTENANCE_INTERVAL`` also lost executions, old executions and dead nodes;
 2. claim due jobs in batches of ``CLAIM_BATCH_SIZE`` until a batch comes back short; each batch is
    recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
-   ``LOOKAHEAD`` seconds are claimed and sent that much early, with their instant, at which the
-   workers start the handlers; the outbox entries of what was sent are closed at the start of the
-   next pass;
+   ``lead`` seconds (``LOOKAHEAD``, more for a polling broker or a crowd of fires) are claimed and
+   sent that much early, with their instant, at which the workers start the handlers; the outbox
+   entries of what was sent are closed at the start of the next pass;
 3. send the retries that are due (recorded with their instant when an attempt failed).
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
@@ -48,6 +48,11 @@ logger = logging.getLogger(__name__)
 # Executions pruned, and outbox entries re-sent, per pass at most (the rest follow next time).
 PRUNE_BATCH = 5000
 OUTBOX_BATCH = 1000
+# Fires a second a scheduler is taken to send before it has measured itself (``lead``): well below
+# what it does on a 2-core machine (BENCHMARKS.md), so that a first crowd is sent early enough.
+FIRST_PACE = 2000.0
+# The fewest fires a pass must send for its pace to count (a few fires measure round trips).
+PACE_SAMPLE = 200
 
 
 @dataclass
@@ -81,6 +86,7 @@ class Scheduler:
         self._failures = 0  # errors of the database or broker in a row
         self._unpushed: list[Execution] = []  # claimed, but the broker refused them: sent next pass
         self._blocked = False  # the last claim found due jobs, all locked by another scheduler
+        self._pace = FIRST_PACE  # fires a second this scheduler sends, as last measured (``lead``)
         # Workers' heartbeats are not judged until then: after an outage they need time to check in.
         self._judge_workers_after = 0.0
 
@@ -190,17 +196,19 @@ class Scheduler:
     def dispatch_due(self, stats: TickStats | None = None) -> TickStats:
         """Claim and send due jobs, batch after batch, until none is left.
 
-        A fire due within ``LOOKAHEAD`` seconds is claimed, recorded and handed to django-q2 now, with
-        its instant: a worker claims its executions at once and starts the handlers at that instant
-        (``worker.run_executions``), so neither the scheduler's work nor the worker's is added to
-        the fire's lag.
+        A fire due within ``lead()`` seconds is claimed, recorded and handed to django-q2 now, with
+        its instant: a worker claims its executions just before that instant and starts the handlers
+        at it (``worker.run_executions``), so neither the scheduler's work nor the worker's is added
+        to the fire's lag.
         """
         stats = stats or TickStats()
         limit = scheduler_settings.CLAIM_BATCH_SIZE
         threshold = scheduler_settings.misfire_threshold
         self._blocked = False
+        lead = self.lead()
+        started, sent_before = time.perf_counter(), stats.sent
         while not self._stop.is_set():
-            instant = self._fire_instant()
+            instant = self._fire_instant(lead)
             if instant is None:
                 break
             claim = store.claim_due(instant, node=self.node, limit=limit, threshold=threshold)
@@ -222,7 +230,38 @@ class Scheduler:
             stats.skipped += claim.skipped
             if claim.jobs < limit:
                 break
+        self._measure_pace(stats.sent - sent_before, time.perf_counter() - started)
         return stats
+
+    def lead(self, upcoming: datetime | None = None) -> float:
+        """Seconds ahead of their instant that fires are handed over (docs/engine.rst, "Handing
+        over early"), for the fires due at ``upcoming`` (the earliest, read if not given).
+
+        ``LOOKAHEAD``; plus, for a broker whose workers poll for tasks (django-q2's ORM broker),
+        its poll, so that a worker has the task before the instant; plus the time the fires due by
+        that instant take to send at this scheduler's measured pace, at most ``LOOKAHEAD_MAX``, so
+        that a crowd of them (thousands of jobs at midnight) reaches the workers by its instant,
+        not seconds after it. Nothing is added with django-q2's ``sync`` option: the task runs in
+        this process, which would wait for the instant instead of sending.
+        """
+        base = float(scheduler_settings.LOOKAHEAD)
+        most = float(scheduler_settings.LOOKAHEAD_MAX)
+        if dispatch.runs_inline():
+            return base
+        base += dispatch.pickup_delay()
+        if most <= 0:
+            return base
+        upcoming = upcoming or store.next_due_time()
+        if upcoming is None or upcoming > self.clock() + timedelta(seconds=base + most):
+            return base  # nothing due soon enough for its crowd to matter: no count
+        crowd = store.due_count(upcoming, cap=int(most * self._pace) + 1)
+        return base + min(most, crowd / self._pace)
+
+    def _measure_pace(self, sent: int, seconds: float) -> None:
+        """Remember the pace of a pass that sent enough fires to measure it (half the last pace,
+        half this one: a single slow pass does not double the next lead)."""
+        if sent >= PACE_SAMPLE and seconds > 0:
+            self._pace = (self._pace + sent / seconds) / 2
 
     def push_refused(self, stats: TickStats) -> None:
         """Send again what the broker refused in an earlier pass, as soon as it answers again
@@ -241,12 +280,12 @@ class Scheduler:
             self._unmarked[0].mark_sent()
             self._unmarked.pop(0)
 
-    def _fire_instant(self) -> datetime | None:
+    def _fire_instant(self, lead: float) -> datetime | None:
         """When to send the next fires: now if some are due, their instant if it comes within
-        ``LOOKAHEAD`` seconds, None if nothing is due that soon (an idle pass claims nothing)."""
+        ``lead`` seconds, None if nothing is due that soon (an idle pass claims nothing)."""
         now = self.clock()
         upcoming = store.next_due_time()
-        if upcoming is None or upcoming > now + timedelta(seconds=scheduler_settings.LOOKAHEAD):
+        if upcoming is None or upcoming > now + timedelta(seconds=lead):
             return None
         return max(now, upcoming)
 
@@ -301,7 +340,7 @@ class Scheduler:
             logger.info("Scheduler %s: %d lost, %d pruned.", self.node, stats.lost, stats.pruned)
 
     def sleep_time(self) -> float:
-        """Seconds until the earliest next fire is within ``LOOKAHEAD`` or the earliest retry is
+        """Seconds until the earliest next fire is within ``lead`` or the earliest retry is
         due, at most ``MAX_SLEEP`` and the next heartbeat; fires are not waited for when the due jobs
         are locked by another scheduler, which is claiming them or frozen while holding them."""
         longest = min(float(scheduler_settings.MAX_SLEEP), max(0.0, self._next_beat - time.monotonic()))
@@ -312,7 +351,7 @@ class Scheduler:
             waits.append((retry - now).total_seconds())
         due = None if self._blocked else store.next_due_time()
         if due is not None:
-            waits.append((due - now).total_seconds() - scheduler_settings.LOOKAHEAD)
+            waits.append((due - now).total_seconds() - self.lead(due))
         return max(0.0, min(waits))
 
 

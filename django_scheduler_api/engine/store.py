@@ -113,6 +113,50 @@ def next_due_time() -> datetime | None:
     )
 
 
+def due_count(until: datetime, *, cap: int) -> int:
+    """How many planned jobs are due at ``until`` or before, counting no further than ``cap`` (a
+    range scan of ``sched_job_due_idx`` that stops there): the size of the crowd of fires a
+    scheduler is about to send."""
+    due = Job.objects.filter(state=Job.State.PLANNED, next_fire_time__lte=until).order_by()
+    return due.values("pk")[:cap].count()
+
+
+def take_back_early_fires(jobs: list[Job], now: datetime) -> int:
+    """Take back the scheduled fires of ``jobs`` that were handed to the workers ahead of their
+    instant and that no worker has claimed yet, as if they had never been claimed; how many.
+
+    For a pause (docs/engine.rst, "Handing over early"), as Quartz skips a trigger it acquired
+    ahead of time and that was paused before it fired. The rows go, and each job's fire times are
+    put back to what they were before the earliest of them, so that on resume the fire is judged by
+    the job's misfire policy like any fire missed while paused. The caller holds the jobs' rows
+    locked (and, on SQLite, the write lock): a worker's claim of these rows waits for the commit and
+    then finds nothing to claim; a fire a worker has claimed (``worker.CLAIM_AHEAD`` before its
+    instant) runs.
+    """
+    early = Execution.objects.filter(
+        job_id__in=[job.pk for job in jobs],
+        status=Execution.Status.QUEUED,
+        trigger=Execution.Trigger.SCHEDULE,
+        fire_time__gt=now,
+    )
+    rows = list(
+        _lock(early.order_by("scheduled_fire_time")).values_list(
+            "pk", "job_id", "scheduled_fire_time", "previous_fire_time"
+        )
+    )
+    if not rows:
+        return 0
+    earliest: dict[Any, tuple[datetime, datetime | None]] = {}
+    for _, job_id, scheduled, previous in rows:
+        earliest.setdefault(job_id, (scheduled, previous))
+    Execution.objects.filter(pk__in=[row[0] for row in rows]).delete()
+    for job in jobs:
+        if job.pk in earliest:
+            job.next_fire_time, job.previous_fire_time = earliest[job.pk]
+            job.save(update_fields=["next_fire_time", "previous_fire_time"])
+    return len(rows)
+
+
 def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> Claim:
     """Claim up to ``limit`` due jobs, record their fires and move their fire times, in one transaction."""
     with transaction.atomic():
@@ -512,7 +556,9 @@ def send_outbox(
     # An unsent retry waits for its instant and its job's state: ``send_due_retries`` sends it.
     waiting = Q(enqueued_at__isnull=True, created_at__lt=now - grace) & ~Q(trigger=Execution.Trigger.RETRY)
     if unclaimed:
-        waiting |= Q(enqueued_at__lt=now - grace)
+        # Not claimed ``grace`` after it was sent and after its instant: a fire handed over early is
+        # claimed just before its instant (``worker.CLAIM_AHEAD``), not when it arrives.
+        waiting |= Q(enqueued_at__lt=now - grace, fire_time__lt=now - grace)
     with transaction.atomic():
         queued = Execution.objects.filter(waiting, status=Execution.Status.QUEUED)
         executions = list(_lock(queued.order_by("created_at"))[:limit])

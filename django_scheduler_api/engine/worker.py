@@ -48,6 +48,10 @@ FORMER_TASKS = (
     "django_scheduler_api.execution.run_execution",
 )
 NOT_QUEUED = "not-queued"
+# Seconds before a task's fire instant that the worker claims its executions (docs/engine.rst,
+# "Handing over early"). A fire handed over earlier stays ``queued`` until then, so a job paused or
+# deleted before it is not run; later than that, the claim would add to the fire's lag.
+CLAIM_AHEAD = 0.05
 # How long a worker keeps trying to write outcomes while the database is unreachable (seconds).
 RECORD_PATIENCE = 600
 
@@ -57,11 +61,14 @@ def run_executions(execution_ids: list[str], start_at: float | None = None) -> d
     outcomes. Returns each execution's final status (``not-queued`` for one it did not run).
 
     ``start_at`` (Unix time) is the fire instant of a task handed over ahead of it (``LOOKAHEAD``):
-    the executions are claimed at once and their handlers start at that instant, not before.
+    the executions are claimed ``CLAIM_AHEAD`` before it (at once if that has passed) and their
+    handlers start at the instant, not before.
     """
     handler_threads.warm_up()
     heartbeat.start_worker_heartbeat()
     outcomes = dict.fromkeys(map(str, execution_ids), NOT_QUEUED)
+    if start_at is not None:
+        handler_threads.wait_until(start_at - CLAIM_AHEAD)
     now = timezone.now()
     executions = store.claim_executions(execution_ids, now=now, worker=heartbeat.current_worker())
     executions = _drop_misfires(executions, _start_time(start_at, now), outcomes)

@@ -12,6 +12,7 @@ from django_scheduler_api.checks import (
     broker_client_module,
     check_broker_library,
     check_counts,
+    check_lookahead,
     check_sqlite_transaction_mode,
     sqlite_transaction_warnings,
 )
@@ -39,6 +40,29 @@ def test_a_count_setting_that_is_not_a_positive_whole_number_is_an_error(value):
 
 def test_the_default_counts_pass():
     assert check_counts() == []
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"LOOKAHEAD": -1},
+        {"LOOKAHEAD_MAX": "2"},
+        {"LOOKAHEAD_MAX": None},
+        {"LOOKAHEAD": 1, "LOOKAHEAD_MAX": 3.5},
+    ],
+)
+def test_a_lookahead_that_is_not_seconds_or_hands_over_too_early_is_an_error(knobs):
+    with override_settings(SCHEDULER_API=knobs):
+        (error,) = check_lookahead()
+    assert error.id == "django_scheduler_api.E006" and "LOOKAHEAD" in error.msg
+
+
+@pytest.mark.parametrize(
+    "knobs", [{}, {"LOOKAHEAD": 0, "LOOKAHEAD_MAX": 0}, {"LOOKAHEAD": 1, "LOOKAHEAD_MAX": 3}]
+)
+def test_lookaheads_within_the_limit_pass(knobs):
+    with override_settings(SCHEDULER_API=knobs):
+        assert check_lookahead() == []
 
 
 ORM = {"name": "t", "orm": "default"}

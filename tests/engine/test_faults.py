@@ -421,7 +421,8 @@ def test_the_loop_finds_lost_workers_at_each_heartbeat_but_not_right_after_an_ou
 def test_a_task_the_broker_lost_is_sent_again_and_runs_once():
     now = timezone.now()
     job = make_due_job(due=None, handler="tests.now")
-    sent_long_ago = record(job, now, enqueued_at=now - timedelta(seconds=30))  # never claimed
+    ago = now - timedelta(seconds=30)
+    sent_long_ago = record(job, ago, enqueued_at=ago)  # never claimed
     send = partial(
         store.send_outbox, now, grace=timedelta(seconds=10), limit=10, send=dispatch.send, threshold=HOUR
     )
@@ -429,3 +430,17 @@ def test_a_task_the_broker_lost_is_sent_again_and_runs_once():
     assert send(unclaimed=True).sent == 1
     assert status(sent_long_ago) == Execution.Status.SUCCEEDED
     assert worker.run_execution(str(sent_long_ago.id)) == worker.NOT_QUEUED  # the old task, if it comes
+
+
+def test_a_fire_handed_over_early_is_not_sent_again_while_it_waits_for_its_instant():
+    """Its worker claims it just before its instant (docs/engine.rst, "Handing over early"), so
+    until its instant is ``grace`` past, unclaimed is not lost, however long ago it was sent."""
+    now = timezone.now()
+    job = make_due_job(due=None, handler="tests.now")
+    early = record(job, now + timedelta(seconds=2), enqueued_at=now - timedelta(seconds=30))
+    send = partial(
+        store.send_outbox, grace=timedelta(seconds=10), limit=10, send=dispatch.send, threshold=HOUR
+    )
+    assert send(now, unclaimed=True).sent == 0 and status(early) == Execution.Status.QUEUED
+    later = now + timedelta(seconds=13)  # its instant 11 s past: lost by the broker
+    assert send(later, unclaimed=True).sent == 1 and status(early) == Execution.Status.SUCCEEDED

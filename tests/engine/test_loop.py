@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_scheduler_api import services
-from django_scheduler_api.engine import Scheduler, store
+from django_scheduler_api.engine import Scheduler, store, worker
 from django_scheduler_api.engine.heartbeat import Heartbeat, forget_dead_nodes
 from django_scheduler_api.models import Execution, Job, SchedulerNode
 from tests.engine.helpers import executions, reload
@@ -155,3 +155,81 @@ def test_maintenance_marks_lost_and_prunes(settings):
     stats = Scheduler("test:maint").tick()
     assert stats.lost == 1
     assert Execution.objects.count() == 0 or stats.pruned == 0  # pruned now or next sweep
+
+
+@pytest.fixture
+def handover(monkeypatch, settings):
+    """A scheduler as ``run_scheduler`` runs it (django-q2 not ``sync``) on a stopped clock, with
+    the ORM broker of the tests (``poll`` 0.05 s)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    settings.SCHEDULER_API = {**settings.SCHEDULER_API, "LOOKAHEAD": 0.1, "LOOKAHEAD_MAX": 2.0}
+    now = timezone.now()
+    return SimpleNamespace(scheduler=Scheduler("test:lead", clock=lambda: now), now=now, base=0.1 + Conf.POLL)
+
+
+def test_the_lead_is_the_lookahead_plus_a_polling_broker_s_poll_when_few_fires_are_due(handover):
+    assert handover.scheduler.lead() == pytest.approx(handover.base)  # nothing planned: no count
+    make_due_job(due=handover.now + timedelta(seconds=1))
+    assert handover.scheduler.lead() == pytest.approx(handover.base + 1 / 2000)  # one fire, first pace
+
+
+def test_a_crowd_of_fires_is_handed_over_as_early_as_sending_it_takes_at_most_lookahead_max(
+    handover, settings
+):
+    due = handover.now + timedelta(seconds=1)
+    Job.objects.bulk_create(
+        [Job(id=f"crowd.{i}", group="crowd", name=str(i), handler="tests.echo", cron_expression="0 0 0 * * ?",
+             next_fire_time=due) for i in range(1000)]
+    )  # fmt: skip
+    assert handover.scheduler.lead() == pytest.approx(handover.base + 1000 / 2000)
+    handover.scheduler._measure_pace(4000, 1.0)  # a pass sent 4,000 fires a second
+    assert handover.scheduler.lead() == pytest.approx(handover.base + 1000 / 3000)
+    settings.SCHEDULER_API = {**settings.SCHEDULER_API, "LOOKAHEAD_MAX": 0.2}
+    assert handover.scheduler.lead() == pytest.approx(handover.base)  # 1 s away: beyond the window
+    Job.objects.update(next_fire_time=handover.now + timedelta(seconds=0.3))
+    assert handover.scheduler.lead() == pytest.approx(handover.base + 0.2)
+    Job.objects.update(next_fire_time=handover.now + timedelta(seconds=30))  # not soon: not counted
+    assert handover.scheduler.lead() == pytest.approx(handover.base)
+
+
+def test_a_pass_that_sends_few_fires_does_not_change_the_pace(handover):
+    handover.scheduler._measure_pace(10, 0.001)
+    assert handover.scheduler._pace == 2000
+
+
+def _hand_over_early(job_id: str, due, now):
+    """A fire of ``job_id`` claimed and recorded ahead of its instant ``due``, as a pass does."""
+    claim = store.claim_due(due, node="test:early", limit=10, threshold=timedelta(seconds=60))
+    (execution,) = [e for e in claim.to_send if e.job_id == job_id]
+    assert execution.fire_time == due > now
+    return execution
+
+
+def test_a_pause_takes_back_a_fire_handed_over_early_that_no_worker_has_claimed():
+    now = timezone.now()
+    due, before = now + timedelta(seconds=30), now - timedelta(days=1)
+    make_due_job(due=due, cron="0 0 0 * * ?", previous_fire_time=before)
+    early = _hand_over_early("e.job", due, now)
+    retry = Execution.objects.create(
+        job_id="e.job", handler="tests.echo", trigger=Execution.Trigger.RETRY, attempt=2,
+        first_execution=early, scheduled_fire_time=due, fire_time=due + timedelta(seconds=5),
+    )  # fmt: skip
+    services.pause_jobs(["e.job"])
+    job = Job.objects.get()
+    # as if never claimed: the fire is missed while paused, judged by the misfire policy on resume
+    assert (job.next_fire_time, job.previous_fire_time) == (due, before)
+    assert list(Execution.objects.values_list("pk", flat=True)) == [retry.pk]  # a retry waits
+    assert worker.run_executions([str(early.pk)]) == {str(early.pk): worker.NOT_QUEUED}
+
+
+def test_a_fire_a_worker_has_claimed_is_not_taken_back_by_a_pause():
+    now = timezone.now()
+    due = now + timedelta(seconds=30)
+    make_due_job(due=due, cron="0 0 0 * * ?")
+    early = _hand_over_early("e.job", due, now)
+    store.claim_executions([early.pk], now=now)  # the worker's claim, CLAIM_AHEAD before the instant
+    services.pause_jobs(["e.job"])
+    assert reload(early).status == Execution.Status.RUNNING
+    assert Job.objects.get().next_fire_time > due  # the claim's, kept
