@@ -15,6 +15,8 @@ from django_scheduler_api.models import Job
 from django_scheduler_api.registry import registry
 from django_scheduler_api.validation import error_message
 from tests.api.test_dotnet_bodies import PASCAL_CASE
+from tests.scheduling.test_intervals import AT_LEAST_1, BOTH
+from tests.scheduling.test_retries import RETRY_REFUSALS
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +138,26 @@ def test_a_declaration_is_refused_with_the_api_s_message(declare, fields):
     assert {k: without_instants(v) for k, v in report.invalid.items()} == {
         "reports.hourly": without_instants(error_message(answer.json()))
     }
+    assert not Job.objects.exists()
+
+
+# The API's refusals of a retry policy (all of them) and of an interval, as a declaration's report
+# words them: a job with no cron expression, so that an interval alone is a schedule.
+REFUSED_WITH_THE_SAME_WORDS = [
+    *(pytest.param(param.values[0], param.values[2], id=f"retry-{param.id}") for param in RETRY_REFUSALS),
+    pytest.param({"interval": 0}, AT_LEAST_1, id="interval-zero"),
+    pytest.param({"interval": "ten"}, "A valid integer is required.", id="interval-not-a-number"),
+    pytest.param({"interval": 10, "cron_expression": "0 * * * * ?"}, BOTH, id="interval-and-cron"),
+    pytest.param({"interval": 10, "repeat_count": 2}, "repeat_count needs interval_anchor or start_time",
+                 id="interval-count-without-anchor"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "message"), REFUSED_WITH_THE_SAME_WORDS)
+def test_a_declared_job_is_refused_with_the_same_words(declare, fields, message):
+    declare({"id": "bad", "handler": "tests.echo", **fields})
+    report = sync_declared_jobs()
+    assert message in report.invalid["bad"]
     assert not Job.objects.exists()
 
 

@@ -260,6 +260,7 @@ def test_the_admin_refuses_what_the_api_refuses(admin_client, db, overrides, fie
 
 
 # -- declared jobs ----------------------------------------------------------------------------
+# A declaration refused with the API's words: tests/test_declared.py, with the interval cases.
 
 
 def test_a_declared_interval_job(settings, db):
@@ -275,25 +276,6 @@ def test_a_declared_interval_job(settings, db):
     anchor = datetime(2030, 1, 1, tzinfo=UTC)
     assert (job.interval, job.interval_anchor, job.next_fire_time) == (30, anchor, anchor)
     assert sync_declared_jobs().unchanged == ["tick"]  # a restart keeps the phase and the next fire
-
-
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"interval": 0}, AT_LEAST_1),
-        ({"interval": "ten"}, "A valid integer is required."),
-        ({"interval": 10, "cron_expression": "0 * * * * ?"}, BOTH),
-        ({"interval": 10, "repeat_count": 2}, "repeat_count needs interval_anchor or start_time"),
-    ],
-)  # fmt: skip
-def test_a_declared_job_is_refused_with_the_same_words(settings, db, fields, message):
-    settings.SCHEDULER_API = {
-        **settings.SCHEDULER_API,
-        "JOBS": [{"id": "bad", "handler": "tests.echo", **fields}],
-    }
-    report = sync_declared_jobs()
-    assert message in report.invalid["bad"]
-    assert not Job.objects.exists()
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -280,6 +280,7 @@ def test_the_admin_shows_an_executions_attempt_and_its_chain(admin_client, db):
 
 
 # -- declared jobs ----------------------------------------------------------------------------
+# A declaration refused with the API's words: tests/test_declared.py, with the cases of RETRY_REFUSALS.
 
 
 def test_a_declared_job_with_a_retry_policy(settings, db):
@@ -297,21 +298,6 @@ def test_a_handler_declares_its_retry_policy(db):
     finally:
         registry.unregister("tests.retried")
     assert RetryPolicy.of(Job.objects.get()) == RetryPolicy(3, 10, 2.0, None, False)
-
-
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [(param.values[0], param.values[2]) for param in RETRY_REFUSALS],
-    ids=[param.id for param in RETRY_REFUSALS],
-)
-def test_a_declared_job_is_refused_with_the_same_words(settings, db, fields, message):
-    settings.SCHEDULER_API = {
-        **settings.SCHEDULER_API,
-        "JOBS": [{"id": "bad", "handler": "tests.echo", **fields}],
-    }
-    report = sync_declared_jobs()
-    assert message in report.invalid["bad"]
-    assert not Job.objects.exists()
 
 
 # -- the CLI ----------------------------------------------------------------------------------
