@@ -7,8 +7,8 @@ import pytest
 
 from tests import factories
 from tests.api.conftest import api, unchanged  # noqa: F401  (fixtures)
-from tests.engine.sites import postgres_redis_site, sqlite_site
-from tests.support import require_postgres, require_redis
+from tests.engine.sites import Site, postgres_redis_site, sqlite_site
+from tests.support import require_postgres, require_redis, wait_for
 
 
 @pytest.fixture
@@ -39,3 +39,13 @@ def pg(request):
     name = f"sched_{module}_{os.getpid()}"
     with postgres_redis_site(name, redis_db=13, SCHEDULER_TEST_Q_WORKERS=_workers(request)) as site:
         yield site
+
+
+def wait_until_finished(site: Site, total: int) -> None:
+    """Poll until ``site`` has recorded ``total`` executions and every one has finished.
+
+    Every process test waits for this before it reads what was recorded; each wrote the same
+    ``wait_for`` with a deadline of its own (90 to 180 s). The deadline is only a safety net against
+    a hang, not a speed the machine must reach, so one generous value serves them all.
+    """
+    wait_for(lambda: site.all_finished(total), timeout=180, interval=0.5)

@@ -16,7 +16,8 @@ from itertools import pairwise
 import pytest
 
 from tests.engine.sites import EXECUTIONS, Site, postgres_redis_site, sqlite_site
-from tests.support import ROOT, require_postgres, require_redis, wait_for
+from tests.scheduling.conftest import wait_until_finished
+from tests.support import ROOT, require_postgres, require_redis
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +62,7 @@ def seed(site: Site) -> None:
 def check_each_fire_ran_once(site: Site, answers: list[dict]) -> None:
     assert sum(a["created"] for a in answers) == HOURS
     assert all(a["fire_times"] == HOURS for a in answers)
-    wait_for(lambda: site.all_finished(HOURS), timeout=120, interval=0.5)
+    wait_until_finished(site, HOURS)
     fire = site.epoch("scheduled_fire_time")
     rows = site.sql(f"SELECT {fire}, trigger, status FROM {EXECUTIONS} WHERE job_id = '{JOB}'")
     times = sorted(round(when) for when, _, _ in rows)

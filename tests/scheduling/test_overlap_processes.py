@@ -16,6 +16,7 @@ from itertools import combinations, pairwise
 import pytest
 
 from tests.engine.sites import Site
+from tests.scheduling.conftest import wait_until_finished
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -72,7 +73,7 @@ def peak(intervals: list[tuple[float, float]]) -> int:
 
 
 def check(site: Site) -> None:
-    wait_for(lambda: site.all_finished(2 * FIRES), timeout=180, interval=0.5)
+    wait_until_finished(site, 2 * FIRES)
     buffered, two = runs(site, "buffered"), runs(site, "two")
     for fires in (buffered, two):
         assert len(fires) == FIRES  # every fire recorded once

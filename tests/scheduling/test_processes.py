@@ -16,6 +16,7 @@ import pytest
 
 from django_scheduler_api.planning import Schedule, next_fire_time
 from tests.engine.sites import Site
+from tests.scheduling.conftest import wait_until_finished
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -82,7 +83,7 @@ def test_interval_jobs_fire_every_2_s_for_10_s_jittered_or_not_on_sqlite(lite):
     lite.scheduler("it:intervals")
     anchor = seed_intervals(lite, "every2")
     spread = seed_intervals(lite, "spread", jitter=1)
-    wait_for(lambda: lite.all_finished(2 * JOBS * FIRES), timeout=90, interval=0.5)
+    wait_until_finished(lite, 2 * JOBS * FIRES)
     check_interval_fires(lite, "every2", anchor)
     check_interval_fires(lite, "spread", spread, jitter=1)
 
@@ -94,5 +95,5 @@ def test_jittered_interval_fires_are_exactly_once_with_two_schedulers_one_killed
     anchor = seed_intervals(pg, "every2", jitter=1)
     wait_for(lambda: time.time() >= anchor + EVERY * FIRES / 2, timeout=60, interval=0.1)
     victim.signal(signal.SIGKILL)
-    wait_for(lambda: pg.all_finished(JOBS * FIRES), timeout=90, interval=0.5)
+    wait_until_finished(pg, JOBS * FIRES)
     check_interval_fires(pg, "every2", anchor, jitter=1)

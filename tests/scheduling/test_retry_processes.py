@@ -22,6 +22,7 @@ import pytest
 from django_scheduler_api.models import Job
 from django_scheduler_api.retries import RetryPolicy, delay
 from tests.engine.sites import EXECUTIONS, Site, postgres_redis_site, sqlite_site
+from tests.scheduling.conftest import wait_until_finished
 from tests.scheduling.test_processes import EVERY, FIRES, JOBS, planned
 from tests.support import require_postgres, require_redis, wait_for
 
@@ -117,7 +118,7 @@ def test_failing_jobs_are_retried_at_the_computed_delays_on_sqlite(lite):
     lite.qcluster()
     lite.scheduler("it:retries")
     seed_failing(lite, "r", 3)
-    wait_for(lambda: lite.all_finished(total(3)), timeout=120, interval=0.5)
+    wait_until_finished(lite, total(3))
     check_retries(lite, "r", 3)
 
 
@@ -134,7 +135,7 @@ def test_failing_jobs_are_retried_at_the_computed_delays_on_postgres(pg):
     pg.qcluster()
     pg.scheduler("it:retries")
     seed_failing(pg, "r", 3)
-    wait_for(lambda: pg.all_finished(total(3)), timeout=120, interval=0.5)
+    wait_until_finished(pg, total(3))
     check_retries(pg, "r", 3)
 
 
@@ -165,7 +166,7 @@ def test_retried_fires_are_exactly_once_with_two_schedulers_one_killed_on_postgr
     )
     wait_for(lambda: time.time() >= anchor + EVERY * FIRES / 2, timeout=60, interval=0.1)
     victim.signal(signal.SIGKILL)
-    wait_for(lambda: pg.all_finished(JOBS * FIRES * RETRIED), timeout=120, interval=0.5)
+    wait_until_finished(pg, JOBS * FIRES * RETRIED)
     chains = attempts(pg, "again")
     fires = {(job, round(chain[0][3] * 1000)) for (job, _), chain in chains.items()}
     want = {(f"again.{i}", ms) for i in range(JOBS) for ms in planned(f"again.{i}", anchor, 1)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.engine.sites import Site
-from tests.support import wait_for
+from tests.scheduling.conftest import wait_until_finished
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def seed(site: Site) -> None:
 
 
 def check(site: Site) -> None:
-    wait_for(lambda: site.all_finished(CALM + 2), timeout=180, interval=0.5)
+    wait_until_finished(site, CALM + 2)
     rows = site.sql(
         "SELECT job_id, status, error, "
         f"{site.epoch('finished_at')} - {site.epoch('started_at')}, "
