@@ -128,15 +128,12 @@ def _executions(job: Job, schedule: planning.Schedule, fires: list[datetime]) ->
     times = [None, *fires, following]
     return [
         Execution(
-            job_id=job.id,
-            handler=job.handler,
+            **job.run_fields(),
             trigger=Execution.Trigger.BACKFILL,
             scheduled_fire_time=fire,
             fire_time=now,
             previous_fire_time=times[i],
             next_fire_time=times[i + 2],
-            data=dict(job.data or {}),
-            timeout=job.timeout,
         )
         for i, fire in enumerate(fires)
     ]

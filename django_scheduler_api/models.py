@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -170,6 +171,17 @@ class Job(models.Model):
     @property
     def is_one_shot(self) -> bool:
         return not self.cron_expression and not self.interval
+
+    def run_fields(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What each run of the job copies from it, whatever made the run (a fire, a trigger, a
+        backfill): the execution keeps them, so an edit of the job changes no run already recorded.
+        ``data`` is shallow-merged over the job's (a trigger's body; its keys win)."""
+        return {
+            "job_id": self.pk,
+            "handler": self.handler,
+            "data": {**(self.data or {}), **(data or {})},
+            "timeout": self.timeout,
+        }
 
 
 class Calendar(models.Model):

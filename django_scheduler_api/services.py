@@ -158,15 +158,12 @@ def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Exe
     executions = Execution.objects.bulk_create(
         [
             Execution(
-                job_id=job.id,
-                handler=job.handler,
+                **job.run_fields(data),
                 trigger=Execution.Trigger.MANUAL,
                 scheduled_fire_time=now,
                 fire_time=now,
                 previous_fire_time=job.previous_fire_time,
                 next_fire_time=job.next_fire_time,
-                data={**(job.data or {}), **(data or {})},
-                timeout=job.timeout,
             )
             for job in jobs
         ]

@@ -392,16 +392,13 @@ def _execution(
     return new_row(
         Execution,
         id=_random_ids.next(),
-        job_id=job.pk,
-        handler=job.handler,
+        **job.run_fields(),
         trigger=fire.trigger,
         scheduled_fire_time=fire.scheduled,
         fire_time=now,
         previous_fire_time=previous,
         next_fire_time=following,
         node=node,
-        data=dict(job.data or {}),
-        timeout=job.timeout,
         **status,
     )
 
