@@ -153,6 +153,8 @@ SCHEDULER_API = {
     "MAX_SLEEP": 0.5,
     "ENQUEUE_GRACE": 2,
     "MISFIRE_THRESHOLD": float(os.environ.get("SCHEDULER_TEST_MISFIRE_THRESHOLD", "60")),
+    "LOOKAHEAD": float(os.environ.get("SCHEDULER_TEST_LOOKAHEAD", "0.1")),
+    "LOOKAHEAD_MAX": float(os.environ.get("SCHEDULER_TEST_LOOKAHEAD_MAX", "2")),
 }
 
 REST_FRAMEWORK = {"TEST_REQUEST_DEFAULT_FORMAT": "json"}
