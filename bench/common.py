@@ -66,6 +66,55 @@ def forget_queue() -> None:
         client.delete(key)
 
 
+# The stored jobs' variety: groups (one of them rare), handlers, about 1 in 20 paused, a few by
+# interval, and next fires spread over the 30 days after tomorrow (so none is due while measured).
+GROUPS = ("reports", "sync", "billing", "cleanup", "audit")
+HANDLERS = ("bench.noop", "bench.report", "bench.sync")
+
+
+def store_jobs(total: int) -> None:
+    """Grow the job table to ``total`` jobs, none of them due for a day, then ``VACUUM ANALYZE``.
+
+    One ``INSERT ... SELECT FROM generate_series`` (PostgreSQL): a million jobs take seconds. Every
+    column the statement does not set takes the model field's default, so new fields need no change.
+    Job ``i`` is ``s.{i:07d}``: ids sort in insertion order, as ids of a real deployment need not.
+    """
+    from django.db import connection
+
+    from django_scheduler_api.models import Job
+
+    have = Job.objects.count()
+    computed = {
+        "id": "'s.' || lpad(i::text, 7, '0')",
+        "name": "'job ' || i",
+        "group": f"(ARRAY{list(GROUPS[:-1])})[1 + i % {len(GROUPS) - 1}]",
+        "handler": f"(ARRAY{list(HANDLERS)})[1 + (i / 7) % {len(HANDLERS)}]",
+        "state": "CASE WHEN i % 20 = 3 THEN 'paused' ELSE 'planned' END",
+        "cron_expression": "CASE WHEN i % 10 = 9 THEN '' ELSE '0 ' || i % 60 || ' * * * ?' END",
+        "interval": "CASE WHEN i % 10 = 9 THEN 60 + i % 3600 END",
+        "next_fire_time": "now() + interval '1 day' + (i % 2592000) * interval '1 second'",
+        "created_at": "now()",
+        "updated_at": "now()",
+    }
+    # The rare group: one job in a thousand, so that a filter on it finds few among many.
+    computed["group"] = f"CASE WHEN i % 1000 = 1 THEN '{GROUPS[-1]}' ELSE {computed['group']} END"
+    columns, values, params = [], [], []
+    for field in Job._meta.concrete_fields:
+        columns.append(connection.ops.quote_name(field.column))
+        if field.column in computed:
+            values.append(computed[field.column].replace("%", "%%"))  # a parameter's sign: doubled
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.get_default(), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Job._meta.db_table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM generate_series(%s, %s) AS i",
+            [*params, have, total - 1],
+        )
+        cursor.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps
+
+
 def percentile(values: list[float], p: float) -> float:
     """The ``p``-th percentile (nearest rank) of ``values``."""
     ordered = sorted(values)

@@ -1,6 +1,7 @@
 """Scale: a scheduler's resident memory and the database time of one idle pass, by stored jobs.
 
-For 1,000 and then 100,000 stored jobs (none due), on PostgreSQL + Redis:
+For 1,000 and then 100,000 stored jobs (none due; the variety of ``common.store_jobs``), on
+PostgreSQL + Redis:
 
 - resident memory (RSS) of a real ``run_scheduler`` process after it has run for a few seconds;
 - database time of one idle pass of the loop (``tick()`` + ``sleep_time()``: the due-jobs claim
@@ -16,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import timedelta
 
 import psutil
-from common import drop_database, fresh_database, machine, percentile
+from common import drop_database, fresh_database, machine, percentile, store_jobs
 
 PASSES = 1000
 
@@ -38,24 +38,6 @@ class DatabaseTimer:
         finally:
             self.seconds += time.perf_counter() - started
             self.queries += 1
-
-
-def store_jobs(total: int) -> None:
-    """Grow the job table to ``total`` jobs, none of them due for a day, vacuumed."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from django_scheduler_api.models import Job
-
-    later = timezone.now() + timedelta(days=1)
-    have = Job.objects.count()
-    Job.objects.bulk_create(
-        [Job(id=f"s.{i:06d}", handler="bench.noop", cron_expression="0 0 * * * ?", next_fire_time=later)
-         for i in range(have, total)],
-        batch_size=5000,
-    )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps
 
 
 def scheduler_rss() -> float:
