@@ -31,6 +31,19 @@ from django_scheduler_api.planning import ExcludedEverything
 
 RECENT_EXECUTIONS = 10
 DURATION_RUNS = 50
+FILTER_CHOICES = 100  # the most groups (or handlers) the filter sidebar lists
+
+
+class IndexedValuesFilter(admin.AllValuesFieldListFilter):
+    """Django's filter by each value of a column, with the values found by a loose index scan
+    (``services.job_values``): ``SELECT DISTINCT`` would read an index entry per job on every
+    changelist. Lists at most ``FILTER_CHOICES`` values."""
+
+    def __init__(
+        self, field: Any, request: HttpRequest, params: Any, model: Any, model_admin: Any, field_path: str
+    ) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = services.job_values(field.name, FILTER_CHOICES)
 
 
 def _latest_execution(field: str) -> Subquery:
@@ -68,10 +81,13 @@ class JobAdmin(admin.ModelAdmin):
         "next_fire",
         "last_execution",
     )
-    list_filter = ("state", "group", "handler")
+    list_filter = ("state", ("group", IndexedValuesFilter), ("handler", IndexedValuesFilter))
     search_fields = ("id", "name", "description")
     ordering = ("id",)
     list_per_page = 50
+    # "N of M selected" needs a second count of all jobs when a filter is on; a million jobs are a
+    # second pass over an index on every filtered page, for a figure the unfiltered list shows.
+    show_full_result_count = False
     actions = ("pause_selected", "resume_selected", "trigger_selected", "delete_selected")
     fieldsets = (
         (None, {"fields": ("id", "group", "name", "description", "handler", "state")}),

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from django_scheduler_api import services
 from django_scheduler_api.conf import scheduler_settings
 
 # The largest offset every database takes (SQLite's and PostgreSQL's are 64-bit; this leaves room
@@ -55,7 +56,7 @@ class SkipTakePagination(BasePagination):
         self.skip, self.take = parse_paging(request.query_params)
         self.count = queryset.count()
         self.request = request
-        return list(queryset[self.skip : self.skip + self.take])
+        return services.page(queryset, self.skip, self.take)
 
     def get_paginated_response(self, data: Any) -> Response:
         headers = {"X-Total-Count": str(self.count)}

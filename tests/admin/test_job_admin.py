@@ -80,6 +80,38 @@ def test_filter_sidebar_offers_states_groups_and_handlers(admin_client, jobs):
         assert link in html
 
 
+def test_changelist_counts_once_and_reads_no_distinct_column(admin_client, jobs):
+    """Issue 16: with a million jobs, each count and each ``SELECT DISTINCT`` is a pass over an
+    index. A filtered list counts its matches only, and the sidebar's groups and handlers are found
+    value by value (services.job_values)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(CHANGELIST, {"state__exact": "planned"})
+    job_queries = [
+        q["sql"].upper() for q in captured.captured_queries if "SCHEDULER_API_JOB" in q["sql"].upper()
+    ]
+    assert sum("COUNT(" in sql for sql in job_queries) == 1
+    assert not any("DISTINCT" in sql for sql in job_queries)
+    assert listed_ids(response) == ["reports.daily", "reports.weekly"]
+    html = response.content.decode()
+    assert "2 results" in html and "3 total" not in html
+
+
+def test_the_group_filter_lists_each_group_once_in_order_up_to_the_limit(admin_client, jobs, monkeypatch):
+    from django_scheduler_api.admin import jobs as job_admin
+
+    make_job("z.one", group="zeta")
+    make_job("z.two", group="zeta")
+    make_job("a.one", group="alpha")
+    choices = admin_client.get(CHANGELIST).context["cl"].filter_specs[1].lookup_choices
+    assert choices == sorted(set(Job.objects.values_list("group", flat=True)))
+    assert choices.count("zeta") == 1
+    monkeypatch.setattr(job_admin, "FILTER_CHOICES", 1)
+    assert admin_client.get(CHANGELIST).context["cl"].filter_specs[1].lookup_choices == ["alpha"]
+
+
 # -- actions ----------------------------------------------------------------------------------
 
 

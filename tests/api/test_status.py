@@ -21,6 +21,22 @@ def add_node(name: str, seconds_ago: float) -> None:
     )  # fmt: skip
 
 
+def test_status_counts_each_state_narrowed_to_it(api, make_job):
+    """Issue 16: each state's count filters on the state (so the due-jobs index answers it) rather
+    than grouping every job; a state without jobs counts 0."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_job("a", state="paused")
+    with CaptureQueriesContext(connection) as captured:
+        body = api.get(f"{BASE}/").json()
+    counts = [q["sql"].upper() for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 2
+    assert not any("GROUP BY" in sql for sql in counts)
+    assert all("STATE" in sql[sql.index(" WHERE ") :] for sql in counts)
+    assert (body["all"]["count"], body["planned"]["count"], body["paused"]["count"]) == (1, 0, 1)
+
+
 @pytest.mark.parametrize("path", ["", "/"])
 def test_status_counts_jobs_and_links_the_lists(api, make_job, path):
     make_job("a")
