@@ -205,15 +205,32 @@ def enqueue_on_commit(executions: list[Execution]) -> None:
     transaction.on_commit(lambda: enqueue(executions))
 
 
+# A crowd (more fires at once than the workers' threads start together) travels in tasks of up to
+# this many times ``TASK_BATCH_SIZE``, at least this many tasks per worker (so that a worker done
+# early takes another's share).
+CROWD_TASK_LIMIT = 10
+CROWD_TASKS_PER_WORKER = 2
+
+
 def task_size(count: int) -> int:
     """Executions per task when ``count`` are sent together: enough tasks to keep every worker of the
-    cluster busy, none larger than ``TASK_BATCH_SIZE``.
+    cluster busy, none larger than ``TASK_BATCH_SIZE`` unless the fires are a crowd.
 
     100 fires on 4 workers make 4 tasks of 25 that start at once; one task per fire would queue 96 of
-    them behind the first four, and the hundredth would start hundreds of milliseconds late.
+    them behind the first four, and the hundredth would start hundreds of milliseconds late. A crowd
+    of fires (more than the workers' ``TASK_BATCH_SIZE`` threads start at once: 10,000 jobs at
+    midnight) goes in fewer, larger tasks, whose handlers a worker runs through its threads as they
+    free up (``handler_threads.run_together``): each task costs a hand-over through django-q2, a
+    claim and an outcome write, and 400 of them kept four workers busy longer than the handlers
+    (BENCHMARKS.md, *The midnight herd*). ``TASK_BATCH_SIZE = 1`` keeps one execution per task.
     """
     workers = max(1, int(Conf.WORKERS or 1))
-    return max(1, min(int(scheduler_settings.TASK_BATCH_SIZE), -(-count // workers)))
+    batch = int(scheduler_settings.TASK_BATCH_SIZE)
+    even = -(-count // workers)
+    if even <= batch or batch == 1:
+        return max(1, min(batch, even))
+    shared = -(-count // (workers * CROWD_TASKS_PER_WORKER))
+    return min(batch * CROWD_TASK_LIMIT, max(batch, shared))
 
 
 def _make_tasks(executions: list[Execution], held: HeldTasks, start_at: datetime | None) -> list[str]:

@@ -1,7 +1,8 @@
 """Several handlers at once on one django-q2 worker: the worker's pool of handler threads.
 
 A task carrying the fires of one instant starts their handlers together, as Quartz's and
-APScheduler's thread pools run jobs. The pool belongs to the worker process. It is made, and the
+APScheduler's thread pools run jobs: ``TASK_BATCH_SIZE`` at once, and the rest of a crowd's larger
+task as threads free up. The pool belongs to the worker process. It is made, and the
 garbage collector settled, at the worker's first scheduler task (``warm_up``): a django-q2 worker of
 the host project that never runs one gets neither threads nor a frozen heap. The first task arrives
 ahead of its instant (``Scheduler.lead``), and warming up takes a few milliseconds, so its handlers still
@@ -45,16 +46,23 @@ _pool_owner: tuple[int, int] = (0, 0)  # (pid, size)
 _warm_pid = 0  # the process that has warmed up
 
 
-def threads(size: int) -> ThreadPoolExecutor:
-    """This process's handler threads, room for at least ``size`` handlers at once."""
+def threads() -> ThreadPoolExecutor:
+    """This process's handler threads: ``TASK_BATCH_SIZE`` of them (made again if it changed)."""
     global _pool, _pool_owner
-    size = max(size, int(scheduler_settings.TASK_BATCH_SIZE))
+    size = pool_size()
     pid = os.getpid()
-    if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
+    if _pool is None or _pool_owner != (pid, size):
         if _pool is not None and _pool_owner[0] == pid:
             _pool.shutdown(wait=False)
         _pool, _pool_owner = ThreadPoolExecutor(size, thread_name_prefix="scheduler-handler"), (pid, size)
     return _pool
+
+
+def pool_size() -> int:
+    """How many handlers a worker runs at once: ``TASK_BATCH_SIZE``. A task carrying more (a crowd of
+    fires, ``dispatch.task_size``) runs the others as threads free up; a pool per task size would
+    grow a worker's threads, and their database connections, with the crowd."""
+    return max(1, int(scheduler_settings.TASK_BATCH_SIZE))
 
 
 def warm_up() -> None:
@@ -78,10 +86,10 @@ def _start_threads() -> None:
     A pool starts a thread only when no idle one is left, so the threads are started by tasks that
     all wait for one another.
     """
-    size = max(1, int(scheduler_settings.TASK_BATCH_SIZE))
+    size = pool_size()
     if size == 1:
         return
-    pool = threads(size)
+    pool = threads()
     everyone = threading.Barrier(size + 1)
     for _ in range(size):
         pool.submit(everyone.wait, ALL_STARTED_WAIT)
@@ -112,16 +120,16 @@ def run_together(
     *,
     start_at: float | None = None,
 ) -> None:
-    """``call`` every item on its own thread at once (at ``start_at``, Unix time, if it is ahead);
-    ``record`` the outcomes in batches, one per ``RECORD_INTERVAL`` at most (see the module's
-    docstring).
+    """``call`` each item on a thread of the pool, as many at once as it has threads (at
+    ``start_at``, Unix time, if it is ahead), the others as threads free up; ``record`` the
+    outcomes in batches, one per ``RECORD_INTERVAL`` at most (see the module's docstring).
 
-    If this thread is interrupted (django-q2's timeout raises in it), the items still running are
-    recorded with ``stopped(exc)`` before the exception goes on: the worker is about to be replaced,
-    and nothing it was running may stay ``running``.
+    If this thread is interrupted (django-q2's timeout raises in it), the items not started are
+    cancelled, and those not finished are recorded with ``stopped(exc)`` before the exception goes
+    on: the worker is about to be replaced, and nothing it was running may stay ``running``.
     """
-    pool = threads(len(items))
-    starts = _Countdown(len(items))
+    pool = threads()
+    starts = _Countdown(min(len(items), pool_size()))  # the first round; the others as threads free up
     futures: dict[Future, Item] = {
         pool.submit(_on_thread, call, item, starts, start_at): item for item in items
     }
@@ -134,6 +142,8 @@ def run_together(
             if done:
                 record([(futures[future], future.result()) for future in done])
     except BaseException as exc:
+        for future in pending:
+            future.cancel()  # not started: never will be
         record([(futures[f], f.result() if f.done() else stopped(exc)) for f in pending])
         raise
 

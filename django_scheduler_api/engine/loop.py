@@ -53,6 +53,9 @@ OUTBOX_BATCH = 1000
 FIRST_PACE = 2000.0
 # The fewest fires a pass must send for its pace to count (a few fires measure round trips).
 PACE_SAMPLE = 200
+# A crowd is given this many times the time its size takes at the measured pace: a pass is measured
+# as it went, but the next may share the machine with the workers running the previous crowd.
+PACE_MARGIN = 2
 
 
 @dataclass
@@ -205,10 +208,14 @@ class Scheduler:
         limit = scheduler_settings.CLAIM_BATCH_SIZE
         threshold = scheduler_settings.misfire_threshold
         self._blocked = False
-        lead = self.lead()
+        upcoming = store.next_due_time()
+        if upcoming is None:
+            return stats  # no planned job has a next fire
+        lead = self.lead(upcoming)
         started, sent_before = time.perf_counter(), stats.sent
         while not self._stop.is_set():
-            instant = self._fire_instant(lead)
+            instant = self._fire_instant(lead, upcoming)
+            upcoming = None  # read again after each claim
             if instant is None:
                 break
             claim = store.claim_due(instant, node=self.node, limit=limit, threshold=threshold)
@@ -238,8 +245,8 @@ class Scheduler:
         over early"), for the fires due at ``upcoming`` (the earliest, read if not given).
 
         ``LOOKAHEAD``; plus, for a broker whose workers poll for tasks (django-q2's ORM broker),
-        its poll, so that a worker has the task before the instant; plus the time the fires due by
-        that instant take to send at this scheduler's measured pace, at most ``LOOKAHEAD_MAX``, so
+        its poll, so that a worker has the task before the instant; plus twice the time the fires
+        due by that instant take to send at this scheduler's measured pace, at most ``LOOKAHEAD_MAX``, so
         that a crowd of them (thousands of jobs at midnight) reaches the workers by its instant,
         not seconds after it. Nothing is added with django-q2's ``sync`` option: the task runs in
         this process, which would wait for the instant instead of sending.
@@ -254,8 +261,8 @@ class Scheduler:
         upcoming = upcoming or store.next_due_time()
         if upcoming is None or upcoming > self.clock() + timedelta(seconds=base + most):
             return base  # nothing due soon enough for its crowd to matter: no count
-        crowd = store.due_count(upcoming, cap=int(most * self._pace) + 1)
-        return base + min(most, crowd / self._pace)
+        crowd = store.due_count(upcoming, cap=int(most * self._pace / PACE_MARGIN) + 1)
+        return base + min(most, PACE_MARGIN * crowd / self._pace)
 
     def _measure_pace(self, sent: int, seconds: float) -> None:
         """Remember the pace of a pass that sent enough fires to measure it (half the last pace,
@@ -280,11 +287,12 @@ class Scheduler:
             self._unmarked[0].mark_sent()
             self._unmarked.pop(0)
 
-    def _fire_instant(self, lead: float) -> datetime | None:
+    def _fire_instant(self, lead: float, upcoming: datetime | None = None) -> datetime | None:
         """When to send the next fires: now if some are due, their instant if it comes within
-        ``lead`` seconds, None if nothing is due that soon (an idle pass claims nothing)."""
+        ``lead`` seconds, None if nothing is due that soon (an idle pass claims nothing).
+        ``upcoming``: the earliest fire time, if just read."""
         now = self.clock()
-        upcoming = store.next_due_time()
+        upcoming = upcoming or store.next_due_time()
         if upcoming is None or upcoming > now + timedelta(seconds=lead):
             return None
         return max(now, upcoming)

@@ -28,7 +28,10 @@ SECOND = timedelta(seconds=1)
     [
         (100, 4, 25, 25),  # one task per worker
         (8, 4, 25, 2),  # few fires: still every worker
-        (1000, 4, 25, 25),  # many: no task above TASK_BATCH_SIZE
+        (200, 4, 25, 25),  # two tasks a worker: no larger than TASK_BATCH_SIZE
+        (1000, 4, 25, 125),  # a crowd: two tasks a worker, run through 25 threads each
+        (10000, 4, 25, 250),  # a larger crowd: tasks of at most 10 x TASK_BATCH_SIZE
+        (1000, 4, 1, 1),  # TASK_BATCH_SIZE 1: a task per execution, even in a crowd
         (3, 8, 25, 1),  # more workers than fires
         (100, 4, 1, 1),  # TASK_BATCH_SIZE 1: a task per execution
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 import pytest
 from django.test import override_settings
@@ -88,12 +89,25 @@ def test_warm_up_in_a_worker_process_starts_the_threads_once_and_freezes_the_hea
 
 
 @override_settings(SCHEDULER_API={"TASK_BATCH_SIZE": 2})
-def test_a_task_larger_than_the_pool_gets_a_larger_pool():
-    handler_threads.threads(2)
-    meeting = threading.Barrier(5)
-    recorded: list[tuple[int, bool]] = []
-    handler_threads.run_together(list(range(5)), lambda i: meeting.wait(20) >= 0, recorded.extend, str)
-    assert sorted(recorded) == [(i, True) for i in range(5)]
+def test_a_task_larger_than_the_pool_runs_the_rest_as_threads_free_up():
+    """A crowd's task (``dispatch.task_size``): never more than ``TASK_BATCH_SIZE`` handlers at
+    once, every one run and recorded once."""
+    running, most, lock = 0, 0, threading.Lock()
+
+    def call(item: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.01)
+        with lock:
+            running -= 1
+        return item * 10
+
+    recorded: list[tuple[int, int]] = []
+    handler_threads.run_together(list(range(9)), call, recorded.extend, str)
+    assert sorted(recorded) == [(i, i * 10) for i in range(9)]
+    assert most <= 2 and len(handler_threads.threads()._threads) == 2
 
 
 def test_handlers_that_end_within_one_interval_share_one_write(monkeypatch):
