@@ -262,10 +262,15 @@ def _chunks(executions: list[Execution]) -> list[list[Execution]]:
 
 
 def _timeout_option(chunk: list[Execution]) -> dict[str, int]:
-    """django-q2's per-task ``timeout`` for a task of one execution with a timeout; none otherwise
-    (the cluster's applies)."""
+    """django-q2's per-task ``timeout``: for a task of one execution with a timeout, that timeout
+    (and a margin); for a crowd's task, whose handlers run in several rounds of the worker's
+    ``TASK_BATCH_SIZE`` threads, the cluster's timeout once per round, so that each handler has the
+    time it would have in a task of its own round; none otherwise (the cluster's applies)."""
     if len(chunk) == 1 and chunk[0].timeout:
         return {"timeout": deadlines.task_timeout(chunk[0].timeout)}
+    rounds = -(-len(chunk) // max(1, int(scheduler_settings.TASK_BATCH_SIZE)))
+    if rounds > 1 and Conf.TIMEOUT:
+        return {"timeout": int(Conf.TIMEOUT) * rounds}
     return {}
 
 

@@ -66,6 +66,30 @@ def test_fires_sent_together_share_tasks_and_each_knows_its_task(monkeypatch):
         broker.purge_queue()
 
 
+@override_settings(SCHEDULER_API={"TASK_BATCH_SIZE": 2})
+def test_a_crowd_s_tasks_get_the_cluster_s_timeout_once_per_round_of_threads(monkeypatch):
+    """A crowd's task runs its handlers in rounds of ``TASK_BATCH_SIZE`` threads: each round has
+    the time a task of its own would have (django-q2's per-task ``timeout``)."""
+    from django_q.signing import SignedPackage
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "WORKERS", 1)
+    monkeypatch.setattr(Conf, "TIMEOUT", 60)
+    t = timezone.now().replace(microsecond=0) - SECOND
+    for i in range(7):
+        make_due_job(f"crowd.{i}", due=t)
+    claim = store.claim_due(t, node="test:1", limit=100, threshold=timedelta(seconds=60))
+    held = dispatch.HeldTasks(dispatch.broker())
+    dispatch._make_tasks(claim.to_send, held, None)
+    tasks = [SignedPackage.loads(package) for package in held.packages]
+    # 7 fires, 1 worker, 2 threads: a crowd in two tasks of 4 and 3 (two rounds each)
+    assert sorted((len(task["args"][0]), task.get("timeout")) for task in tasks) == [(3, 120), (4, 120)]
+    monkeypatch.setattr(Conf, "TIMEOUT", None)
+    held = dispatch.HeldTasks(dispatch.broker())
+    dispatch._make_tasks(claim.to_send, held, None)
+    assert {SignedPackage.loads(package).get("timeout") for package in held.packages} == {None}
+
+
 def test_a_claim_records_each_fire_with_the_fires_around_it():
     t = timezone.now().replace(microsecond=0) - 3 * SECOND
     job = make_due_job(due=t, previous_fire_time=t - SECOND)
