@@ -131,6 +131,7 @@ def sqlite_transaction_warnings(database: dict[str, Any]) -> list[Warning]:
 # Settings that count things: zero, a negative or a fraction would break the engine or the paging.
 COUNTS = (
     "CLAIM_BATCH_SIZE",
+    "DISPATCH_THREADS",
     "TASK_BATCH_SIZE",
     "DEFAULT_TAKE",
     "MAX_TAKE",

@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TIMEOUT": 30,
     "MAX_SLEEP": 1.0,
     "CLAIM_BATCH_SIZE": 500,
+    # Threads a scheduler claims a crowd of due jobs with (more than one claim batch), each on its
+    # own database connection, on databases whose claims skip each other's rows (PostgreSQL,
+    # MariaDB); 1: one claim at a time.
+    "DISPATCH_THREADS": 2,
     # On PostgreSQL, a job created, changed or resumed wakes sleeping schedulers at once (LISTEN/NOTIFY)
     # instead of within MAX_SLEEP.
     "LISTEN_NOTIFY": True,

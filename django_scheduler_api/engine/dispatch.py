@@ -132,10 +132,11 @@ class Batch:
     A scheduler pushes a fire ahead of its instant (``Scheduler.lead``), with ``start_at``: the
     workers claim the executions just before the instant and start the handlers at it.
 
-    Marking may come later than pushing. The scheduler marks a pushed batch at its next pass, so
-    that at the fire instant the database serves the workers' claims only. Nothing depends on the
-    mark but the outbox: a worker's claim records ``enqueued_at`` itself, and an execution left
-    unmarked by a crash is sent again, which runs nothing twice.
+    Marking may come later than pushing. The scheduler marks a batch pushed at or after its instant
+    at its next pass, so that at the instant the database serves the workers' claims only (one pushed
+    before its instant is marked at once). Nothing depends on the mark but the outbox: a worker's
+    claim records ``enqueued_at`` itself, and an execution left unmarked by a crash is sent again,
+    which runs nothing twice.
     """
 
     def __init__(self, executions: list[Execution], *, start_at: datetime | None = None) -> None:

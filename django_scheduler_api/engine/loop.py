@@ -8,7 +8,9 @@ One pass (``tick``):
    recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
    ``lead`` seconds (``LOOKAHEAD``, more for a polling broker or a crowd of fires) are claimed and
    sent that much early, with their instant, at which the workers start the handlers; the outbox
-   entries of what was sent are closed at the start of the next pass;
+   entries of what was sent are closed then, or at the start of the next pass for what was sent at
+   or after its instant. A crowd (a first claim that comes back full) is claimed by
+   ``DISPATCH_THREADS`` threads;
 3. send the retries that are due (recorded with their instant when an attempt failed).
 
 Between passes the loop sleeps until the earliest ``next_fire_time`` of any planned job, but never
@@ -71,11 +73,17 @@ class TickStats:
     lost: int = 0
     pruned: int = 0
 
+    def add(self, other: TickStats) -> None:
+        """Add another's counts (of a thread of the same pass) to these."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 class Scheduler:
     """One scheduler process. Any number may run against one database (see ``store``)."""
 
     def __init__(self, node_name: str | None = None, *, clock: Callable[[], datetime] = timezone.now):
+        self._lock = threading.Lock()  # the lists below, shared by the threads claiming a crowd
         self.node = node_name or heartbeat.default_node_name()
         self.clock = clock
         self.heartbeat = heartbeat.Heartbeat(self.node)
@@ -202,43 +210,115 @@ class Scheduler:
         A fire due within ``lead()`` seconds is claimed, recorded and handed to django-q2 now, with
         its instant: a worker claims its executions just before that instant and starts the handlers
         at it (``worker.run_executions``), so neither the scheduler's work nor the worker's is added
-        to the fire's lag.
+        to the fire's lag. A crowd (the first claim comes back full) is claimed by
+        ``DISPATCH_THREADS`` threads at once (``_send_in_threads``).
         """
         stats = stats or TickStats()
-        limit = scheduler_settings.CLAIM_BATCH_SIZE
-        threshold = scheduler_settings.misfire_threshold
         self._blocked = False
         upcoming = store.next_due_time()
         if upcoming is None:
             return stats  # no planned job has a next fire
         lead = self.lead(upcoming)
         started, sent_before = time.perf_counter(), stats.sent
-        while not self._stop.is_set():
-            instant = self._fire_instant(lead, upcoming)
-            upcoming = None  # read again after each claim
-            if instant is None:
-                break
-            claim = store.claim_due(instant, node=self.node, limit=limit, threshold=threshold)
-            if not claim.jobs:
-                self._blocked = True  # due, but locked by another scheduler: sleep, do not spin
-                break
-            # A claim that took longer than the threshold (a frozen process) is judged as a misfire.
-            to_send = store.judge_misfires(claim.to_send, self.clock(), threshold=threshold)
-            stats.misfired += len(claim.to_send) - len(to_send)
-            batch = dispatch.Batch(to_send, start_at=instant)
-            try:
-                with errors.from_broker():
-                    stats.sent += batch.push()
-            except errors.transient_errors():
-                self._unpushed = (self._unpushed + to_send)[-OUTBOX_BATCH:]  # older: the outbox's
-                raise
-            self._unmarked.append(batch)
-            stats.claimed += claim.jobs
-            stats.skipped += claim.skipped
-            if claim.jobs < limit:
-                break
+        more = self._send_batch(stats, lead, upcoming)
+        if more and self._threads() > 1:
+            self._send_in_threads(stats, lead)
+        while more and self._send_batch(stats, lead):
+            pass
         self._measure_pace(stats.sent - sent_before, time.perf_counter() - started)
         return stats
+
+    def _send_batch(
+        self, stats: TickStats, lead: float, upcoming: datetime | None = None, *, alone: bool = True
+    ) -> bool:
+        """Claim, record and send one batch of the fires due within ``lead``; whether it was full
+        (more may be due). ``upcoming``: the earliest fire time, if just read.
+
+        Claiming nothing although fires are due means another scheduler holds them (claiming, or
+        frozen while claiming): the loop then sleeps rather than ask again at once (``_blocked``).
+        Not so for one of several threads of this scheduler (``alone`` false), whose rows may be
+        held by its sibling: it just stops, and the pass looks once more alone.
+        """
+        if self._stop.is_set():
+            return False
+        instant = self._fire_instant(lead, upcoming)
+        if instant is None:
+            return False
+        limit = scheduler_settings.CLAIM_BATCH_SIZE
+        threshold = scheduler_settings.misfire_threshold
+        claim = store.claim_due(instant, node=self.node, limit=limit, threshold=threshold)
+        if not claim.jobs:
+            self._blocked = alone
+            return False
+        # A claim that took longer than the threshold (a frozen process) is judged as a misfire.
+        to_send = store.judge_misfires(claim.to_send, self.clock(), threshold=threshold)
+        stats.misfired += len(claim.to_send) - len(to_send)
+        batch = dispatch.Batch(to_send, start_at=instant)
+        try:
+            with errors.from_broker():
+                stats.sent += batch.push()
+        except errors.transient_errors():
+            with self._lock:
+                self._unpushed = (self._unpushed + to_send)[-OUTBOX_BATCH:]  # older: the outbox's
+            raise
+        if instant > self.clock():
+            batch.mark_sent()  # before its instant, when no worker claims its rows yet
+        else:
+            self._unmarked.append(batch)  # at or past it: marked at the next pass
+        stats.claimed += claim.jobs
+        stats.skipped += claim.skipped
+        return claim.jobs == limit
+
+    def _threads(self) -> int:
+        """How many threads claim a crowd: ``DISPATCH_THREADS`` where claims skip each other's rows
+        (``SKIP LOCKED``: PostgreSQL, MariaDB), else one; one with django-q2's ``sync`` option, which
+        runs each task in the thread that sends it."""
+        if dispatch.runs_inline() or not connection.features.has_select_for_update_skip_locked:
+            return 1
+        return int(scheduler_settings.DISPATCH_THREADS)
+
+    def _send_in_threads(self, stats: TickStats, lead: float) -> None:
+        """Claim and send batches in ``_threads()`` threads (this one among them) until none finds
+        more; each thread has its own database connection, closed when it ends.
+
+        A claim waits for the database about half its time (BENCHMARKS.md, *Dispatch throughput*):
+        two claims at once keep both the database and this process busy, as two schedulers would.
+        Claims skip the rows another holds (``SKIP LOCKED``), so no fire is claimed twice; each
+        thread's counts are its own until added to ``stats``. The first error stops the others and
+        is raised here, as from one thread.
+        """
+        failed = threading.Event()
+
+        def work(own: TickStats) -> None:
+            while not failed.is_set() and self._send_batch(own, lead, alone=False):
+                pass
+
+        def thread_work(own: TickStats, raised: list[BaseException]) -> None:
+            try:
+                work(own)
+            except BaseException as exc:  # re-raised in the calling thread
+                raised.append(exc)
+                failed.set()
+            finally:
+                connection.close()
+
+        others = [(TickStats(), []) for _ in range(self._threads() - 1)]
+        threads = [threading.Thread(target=thread_work, args=pair, daemon=True) for pair in others]
+        for thread in threads:
+            thread.start()
+        try:
+            work(stats)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            for thread in threads:
+                thread.join()
+            for own, _ in others:
+                stats.add(own)
+        for _, raised in others:
+            if raised:
+                raise raised[0]
 
     def lead(self, upcoming: datetime | None = None) -> float:
         """Seconds ahead of their instant that fires are handed over (docs/engine.rst, "Handing

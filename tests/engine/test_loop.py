@@ -235,3 +235,53 @@ def test_a_fire_a_worker_has_claimed_is_not_taken_back_by_a_pause():
     services.pause_jobs(["e.job"])
     assert reload(early).status == Execution.Status.RUNNING
     assert Job.objects.get().next_fire_time > due  # the claim's, kept
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(SCHEDULER_API={"CLAIM_BATCH_SIZE": 5, "DISPATCH_THREADS": 3})
+def test_a_crowd_is_claimed_by_several_threads_each_fire_once(monkeypatch):
+    """PostgreSQL and MariaDB: a first claim that comes back full starts ``DISPATCH_THREADS``
+    claiming threads, whose claims skip each other's rows; every due job fires once, and the counts
+    of every thread add up in the pass's."""
+    from django.db import connection
+    from django_q.conf import Conf
+
+    from django_scheduler_api.engine import dispatch
+
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip(f"{connection.vendor}: claims by one thread at a time (no rows to skip)")
+    monkeypatch.setattr(Conf, "SYNC", False)  # threads only where tasks go to a broker
+    due = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
+    for i in range(53):
+        make_due_job(f"e.crowd{i:02d}", due=due, cron="0 0 0 1 1 ?")
+    claimers, claim_due = set(), store.claim_due
+
+    def recording_claim(*args, **kwargs):
+        claimers.add(threading.get_ident())
+        return claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(store, "claim_due", recording_claim)
+    broker = dispatch.broker()
+    broker.purge_queue()
+    try:
+        stats = Scheduler("test:threads").dispatch_due()
+        assert (stats.claimed, stats.sent) == (53, 53)
+        assert len(claimers) == 3  # this thread and two others
+        fired = Execution.objects.values_list("job_id", flat=True)
+        assert sorted(fired) == [f"e.crowd{i:02d}" for i in range(53)]  # each job once
+        assert not Job.objects.filter(next_fire_time__lte=due).exists()
+    finally:
+        broker.purge_queue()
+
+
+@override_settings(SCHEDULER_API={"CLAIM_BATCH_SIZE": 2, "DISPATCH_THREADS": 2})
+def test_a_crowd_is_claimed_by_one_thread_where_tasks_run_in_process():
+    """django-q2's ``sync`` runs each task in the thread that sends it: no claiming threads then."""
+    due = timezone.now() - timedelta(seconds=1)
+    for i in range(5):
+        make_due_job(f"e.sync{i}", due=due, cron="0 0 0 1 1 ?")
+    scheduler = Scheduler("test:sync")
+    assert scheduler._threads() == 1
+    stats = scheduler.dispatch_due()
+    assert (stats.claimed, stats.sent) == (5, 5)
+    assert set(Execution.objects.values_list("status", flat=True)) == {"succeeded"}
