@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,38 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+# Who uses the CPU while a benchmark runs, by the process's command line.
+ROLES = (("postgres", "PostgreSQL"), ("redis-server", "Redis"), ("qcluster", "qcluster"),
+         ("run_scheduler", "run_scheduler"), ("bench/", "benchmark process"))  # fmt: skip
+
+
+Snapshot = tuple[float, dict[str, float], float]
+
+
+def cpu_snapshot() -> Snapshot:
+    """(now, CPU seconds used so far by each role's processes, the machine's busy CPU seconds)."""
+    import psutil
+
+    used: dict[str, float] = {}
+    for process in psutil.process_iter(["cmdline", "cpu_times"]):
+        line = " ".join(process.info["cmdline"] or ())
+        role = next((name for key, name in ROLES if key in line), "other")
+        times = process.info["cpu_times"]
+        if times is not None:
+            used[role] = used.get(role, 0.0) + times.user + times.system
+    total = psutil.cpu_times()
+    return time.monotonic(), used, total.user + total.system + total.nice + total.irq + total.softirq
+
+
+def cpu_use(before: Snapshot, after: Snapshot) -> str:
+    """Cores each role kept busy between two snapshots, and the machine's share busy."""
+    elapsed = after[0] - before[0]
+    roles = sorted(after[1], key=lambda role: -(after[1][role] - before[1].get(role, 0.0)))
+    parts = [f"{role} {(after[1][role] - before[1].get(role, 0.0)) / elapsed:.2f}" for role in roles]
+    busy = (after[2] - before[2]) / elapsed / (os.cpu_count() or 1)
+    return f"machine {busy:.0%} busy; cores used: " + ", ".join(parts)
 
 
 def machine() -> str:

@@ -26,7 +26,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import machine, percentile
+from common import cpu_snapshot, cpu_use, machine, percentile
 
 from tests.engine.sites import EXECUTIONS, Site, postgres_redis_site, sqlite_site
 from tests.support import wait_for
@@ -53,7 +53,11 @@ def measure(site: Site, jobs: int, seconds: int) -> dict[str, list[float]]:
     """Start a qcluster and a scheduler on ``site``, run ``jobs`` every second for ``seconds``."""
     site.qcluster()
     site.scheduler("bench:lag")
-    site.add_jobs("lag", jobs, seconds, handler="bench.noop")
+    start = site.add_jobs("lag", jobs, seconds, handler="bench.noop")
+    time.sleep(max(0.0, start - time.time()))
+    before = cpu_snapshot()
+    time.sleep(seconds)  # while the jobs fire
+    print(f"{jobs} jobs a second on {site.kind}: {cpu_use(before, cpu_snapshot())}")
     wait_for(lambda: site.all_finished(jobs * seconds), timeout=seconds + 300, interval=0.5)
     rows = site.sql(
         f"SELECT {site.epoch('scheduled_fire_time')}, {site.epoch('fire_time')}, "

@@ -129,6 +129,10 @@ class Batch:
     """Executions to hand to django-q2 together: sent by ``push``, their outbox entries closed by
     ``mark_sent`` (``flush`` does both). Making a batch does nothing else.
 
+    A scheduler's claim makes the tasks before it inserts the rows (``prepare``): each row goes in
+    with its task id and ``enqueued_at``, recorded as sent, and the tasks are pushed after the
+    commit; no mark follows. Should the push fail, ``unmark`` records them as not sent.
+
     A scheduler pushes a fire ahead of its instant (``Scheduler.lead``), with ``start_at``: the
     workers claim the executions just before the instant and start the handlers at it.
 
@@ -139,11 +143,37 @@ class Batch:
     which runs nothing twice.
     """
 
-    def __init__(self, executions: list[Execution], *, start_at: datetime | None = None) -> None:
-        self.executions = executions
+    def __init__(
+        self, executions: list[Execution] | None = None, *, start_at: datetime | None = None
+    ) -> None:
+        self.executions = executions or []
         self.start_at = start_at
         self.pushed_at: datetime | None = None
+        self.prepared = False  # the rows were recorded as sent (``prepare``): no mark follows
         self._task_ids: list[str] = []
+        self._held: HeldTasks | None = None
+
+    def prepare(self, executions: list[Execution]) -> None:
+        """Make the tasks of ``executions`` before their rows are recorded, and write on each its
+        task id and ``enqueued_at``, so that the rows are recorded as sent (``store.claim_due``).
+
+        Not with django-q2's ``sync`` option, which runs a task as it is made: its handler would
+        not find its row. django-q2's ``pre_enqueue`` signal is sent as each task is made, here
+        before the rows are committed.
+        """
+        self.executions = executions
+        self._held = HeldTasks(broker())
+        self._task_ids = _make_tasks(executions, self._held, self.start_at)
+        now = timezone.now()
+        for execution, task_id in zip(executions, self._task_ids, strict=True):
+            execution.task_id, execution.enqueued_at = task_id[:64], now
+        self.prepared = True
+
+    def unmark(self) -> None:
+        """After a push that failed: record the prepared rows as not sent (the outbox's, and
+        ``unsent`` in the status, again). Unprepared rows were never marked."""
+        if self.prepared:
+            store.unmark_sent(self.executions)
 
     def push(self) -> int:
         """Make the tasks and hand them to the broker; returns how many executions they carry.
@@ -153,15 +183,17 @@ class Batch:
         """
         if not self.executions:
             return 0
-        held = HeldTasks(broker())
-        self._task_ids = _make_tasks(self.executions, held, self.start_at)
-        push_many(held.target, held.packages)
+        if self._held is None:
+            self._held = HeldTasks(broker())
+            self._task_ids = _make_tasks(self.executions, self._held, self.start_at)
+        push_many(self._held.target, self._held.packages)
         self.pushed_at = timezone.now()
         return len(self.executions)
 
     def mark_sent(self) -> None:
-        """Close the outbox entries of a pushed batch, with the time it was pushed."""
-        if self.pushed_at is not None:
+        """Close the outbox entries of a pushed batch, with the time it was pushed (nothing to do
+        for a prepared batch, recorded as sent)."""
+        if self.pushed_at is not None and not self.prepared:
             store.mark_sent(self.executions, self.pushed_at, self._task_ids)
 
     def flush(self) -> int:

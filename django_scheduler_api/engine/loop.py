@@ -7,9 +7,10 @@ One pass (``tick``):
 2. claim due jobs in batches of ``CLAIM_BATCH_SIZE`` until a batch comes back short; each batch is
    recorded in one transaction and sent to django-q2 right after it commits. Jobs due within
    ``lead`` seconds (``LOOKAHEAD``, more for a polling broker or a crowd of fires) are claimed and
-   sent that much early, with their instant, at which the workers start the handlers; the outbox
-   entries of what was sent are closed then, or at the start of the next pass for what was sent at
-   or after its instant. A crowd (a first claim that comes back full) is claimed by
+   sent that much early, with their instant, at which the workers start the handlers. The rows are
+   recorded as sent by the claim itself (``dispatch.Batch.prepare``); with django-q2's ``sync``
+   they are marked sent after the push, at once or, for what was sent at or after its instant, at
+   the start of the next pass. A crowd (a first claim that comes back full) is claimed by
    ``DISPATCH_THREADS`` threads;
 3. send the retries that are due (recorded with their instant when an attempt failed).
 
@@ -246,28 +247,49 @@ class Scheduler:
             return False
         limit = scheduler_settings.CLAIM_BATCH_SIZE
         threshold = scheduler_settings.misfire_threshold
-        claim = store.claim_due(instant, node=self.node, limit=limit, threshold=threshold)
+        batch = dispatch.Batch(start_at=instant)
+        # The rows are recorded as sent, their tasks made in the claim (not with ``sync``, where a
+        # task runs as it is made: then they are made after the commit and marked sent after).
+        prepare = None if dispatch.runs_inline() else batch.prepare
+        claim = store.claim_due(
+            instant, node=self.node, limit=limit, threshold=threshold, record_sent=prepare
+        )
         if not claim.jobs:
             self._blocked = alone
             return False
-        # A claim that took longer than the threshold (a frozen process) is judged as a misfire.
+        # A claim that took longer than the threshold (a frozen process) is judged as a misfire
+        # (its task, if made, finds the row skipped and runs nothing).
         to_send = store.judge_misfires(claim.to_send, self.clock(), threshold=threshold)
         stats.misfired += len(claim.to_send) - len(to_send)
-        batch = dispatch.Batch(to_send, start_at=instant)
+        if not batch.prepared:
+            batch.executions = to_send
         try:
             with errors.from_broker():
-                stats.sent += batch.push()
+                batch.push()
         except errors.transient_errors():
+            self._unmark(batch)
             with self._lock:
                 self._unpushed = (self._unpushed + to_send)[-OUTBOX_BATCH:]  # older: the outbox's
             raise
-        if instant > self.clock():
-            batch.mark_sent()  # before its instant, when no worker claims its rows yet
-        else:
-            self._unmarked.append(batch)  # at or past it: marked at the next pass
+        stats.sent += len(to_send)
+        if not batch.prepared:  # (a prepared batch was recorded as sent)
+            if instant > self.clock():
+                batch.mark_sent()  # before its instant, when no worker claims its rows yet
+            else:
+                self._unmarked.append(batch)  # at or past it: marked at the next pass
         stats.claimed += claim.jobs
         stats.skipped += claim.skipped
         return claim.jobs == limit
+
+    @staticmethod
+    def _unmark(batch: dispatch.Batch) -> None:
+        """Record a batch the broker refused as not sent, if the database answers (else its rows
+        look sent: the outbox sends them once their instant is ``ENQUEUE_GRACE`` past and the
+        queue is empty, as a task the broker lost)."""
+        try:
+            batch.unmark()
+        except errors.transient_errors():
+            logger.warning("Could not record %d refused fire(s) as not sent.", len(batch.executions))
 
     def _threads(self) -> int:
         """How many threads claim a crowd: ``DISPATCH_THREADS`` where claims skip each other's rows

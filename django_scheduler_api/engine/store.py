@@ -157,8 +157,20 @@ def take_back_early_fires(jobs: list[Job], now: datetime) -> int:
     return len(rows)
 
 
-def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> Claim:
-    """Claim up to ``limit`` due jobs, record their fires and move their fire times, in one transaction."""
+def claim_due(
+    now: datetime,
+    *,
+    node: str,
+    limit: int,
+    threshold: timedelta,
+    record_sent: Callable[[list[Execution]], None] | None = None,
+) -> Claim:
+    """Claim up to ``limit`` due jobs, record their fires and move their fire times, in one transaction.
+
+    ``record_sent``: called with the fires to send before their rows are inserted; it makes their
+    tasks and writes each one's task id and ``enqueued_at`` (``dispatch.Batch.prepare``), so that
+    the rows go in recorded as sent and no second write marks them (docs/engine.rst, "The outbox").
+    """
     with transaction.atomic():
         bound_transaction()
         due = Job.objects.filter(state=Job.State.PLANNED, next_fire_time__lte=now)
@@ -174,6 +186,8 @@ def claim_due(now: datetime, *, node: str, limit: int, threshold: timedelta) -> 
             if plan.dropped_misfire is not None:
                 dropped[job.pk] = (1, plan.dropped_misfire)
             job.next_fire_time, job.previous_fire_time = plan.next_fire_time, plan.previous_fire_time
+        if record_sent is not None:
+            record_sent([e for e in executions if e.status == Execution.Status.QUEUED])
         recorded = record_once(executions)
         _save_fire_times(jobs)
         count_dropped_misfires(dropped, now)
@@ -820,6 +834,15 @@ def mark_sent(executions: list[Execution], now: datetime, task_ids: list[str]) -
             cursor.executemany(sql, [(when, t, i) for t, i in zip(task_ids, ids, strict=True)])
     for execution, task_id in zip(executions, task_ids, strict=True):
         execution.enqueued_at, execution.task_id = now, task_id
+
+
+def unmark_sent(executions: list[Execution]) -> None:
+    """Record as not sent executions recorded as sent whose tasks the broker then refused: the
+    outbox sends them after ``ENQUEUE_GRACE`` (and ``unsent`` counts them) like any unsent fire."""
+    ids = [execution.pk for execution in executions]
+    Execution.objects.filter(pk__in=ids, status=Execution.Status.QUEUED).update(enqueued_at=None, task_id="")
+    for execution in executions:
+        execution.enqueued_at, execution.task_id = None, ""
 
 
 # -- the worker's queries ----------------------------------------------------------------------------

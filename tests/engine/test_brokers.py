@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -131,3 +132,62 @@ def test_a_broker_that_fails_leaves_the_executions_in_the_outbox(configured, cap
         later, grace=SECOND, limit=10, send=dispatch.send, threshold=timedelta(hours=1)
     )
     assert outbox.sent == 2
+
+
+def test_a_scheduler_records_its_fires_as_sent_with_their_tasks_ids_in_one_write(configured):
+    """docs/engine.rst, "The outbox": the claim makes the tasks before it inserts the rows, so each
+    row goes in with its task id and ``enqueued_at``; no UPDATE marks them after the push."""
+    from django_q.models import OrmQ
+
+    from django_scheduler_api.engine import Scheduler
+
+    broker = configured(ORM="default")
+    due = timezone.now().replace(microsecond=0) - SECOND
+    for i in range(3):
+        make_due_job(f"e.job{i}", due=due, cron="0 0 0 1 1 ?")
+    with CaptureQueriesContext(connection) as queries:
+        stats = Scheduler("test:prepared").dispatch_due()
+    assert stats.sent == 3
+    table = Execution._meta.db_table
+    assert not [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and table in q["sql"]]
+    rows = list(Execution.objects.all())
+    assert all(row.enqueued_at is not None for row in rows)
+    packages = [SignedPackage.loads(row.payload) for row in OrmQ.objects.filter(key=broker.list_key)]
+    carried = {execution_id: package["id"] for package in packages for execution_id in package["args"][0]}
+    assert {str(row.pk): row.task_id for row in rows} == carried  # each row names the task carrying it
+
+
+def test_fires_recorded_as_sent_that_the_broker_refuses_are_recorded_as_not_sent(configured):
+    """Redis down at the push: the rows lose their task id and ``enqueued_at`` (the outbox's, and
+    ``unsent``, again) and the scheduler keeps them to push when the broker answers."""
+    from django_scheduler_api.engine import Scheduler, errors
+
+    configured(REDIS=f"redis://127.0.0.1:{closed_port()}/0")
+    make_due_job("e.job", due=timezone.now() - SECOND, cron="0 0 0 1 1 ?")
+    scheduler = Scheduler("test:refused")
+    with pytest.raises(errors.transient_errors()):
+        scheduler.dispatch_due()
+    (row,) = Execution.objects.all()
+    assert (row.status, row.enqueued_at, row.task_id) == (Execution.Status.QUEUED, None, "")
+    assert [e.pk for e in scheduler._unpushed] == [row.pk]
+
+
+def test_fires_recorded_as_sent_by_a_scheduler_that_died_before_the_push_are_sent_again(configured):
+    """A crash between the claim's commit and the push leaves rows that look sent and no task: the
+    outbox sends them once their instant is ``ENQUEUE_GRACE`` past and django-q2's queue is empty,
+    as a task the broker lost."""
+    configured(ORM="default")
+    due = timezone.now().replace(microsecond=0) - SECOND
+    make_due_job("e.job", due=due)
+    batch = dispatch.Batch(start_at=due)
+    store.claim_due(due, node="test:1", limit=10, threshold=timedelta(seconds=60), record_sent=batch.prepare)
+    # ... and the process dies here: nothing pushed.
+    (row,) = Execution.objects.all()
+    assert row.enqueued_at is not None and row.task_id
+    sent = []
+    outbox = partial(store.send_outbox, grace=timedelta(seconds=10), limit=10, threshold=timedelta(hours=1))
+    later = timezone.now() + timedelta(seconds=11)
+    assert outbox(later, send=lambda e: sent.extend(e) or len(e), unclaimed=False).sent == 0  # queue long
+    assert outbox(due + SECOND, send=lambda e: sent.extend(e) or len(e), unclaimed=True).sent == 0  # early
+    assert outbox(later, send=dispatch.send, unclaimed=True).sent == 1
+    assert Execution.objects.get().task_id != row.task_id  # a new task
