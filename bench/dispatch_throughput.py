@@ -3,8 +3,10 @@
 All three on PostgreSQL + Redis where they use them, timed in this process from the first look at
 the due work to the last task handed over:
 
-- this project: one ``Scheduler.dispatch_due()`` (claims in batches of ``CLAIM_BATCH_SIZE``, records
-  executions, sends django-q2 tasks to Redis, then marks them sent as its next pass would);
+- this project: one ``Scheduler.dispatch_due()`` (claims in batches of ``CLAIM_BATCH_SIZE`` with
+  ``DISPATCH_THREADS`` threads, records executions, sends django-q2 tasks to Redis, and marks sent
+  whatever its next pass would), with the startup objects frozen as ``run_scheduler`` freezes them
+  (unfrozen before the peers run);
 - django-q2: one pass of its built-in scheduler over 10,000 due ``Schedule`` rows (what its cluster
   runs every 30 s), sending to the same Redis broker;
 - APScheduler 3: a ``BackgroundScheduler`` with 10,000 due date jobs (memory store), until every job
@@ -16,6 +18,7 @@ Usage: ``.venv/bin/python bench/dispatch_throughput.py [--jobs 10000]`` (well un
 from __future__ import annotations
 
 import argparse
+import gc
 import threading
 import time
 from datetime import datetime, timedelta
@@ -27,6 +30,7 @@ def ours(jobs: int) -> float:
     from django.utils import timezone
 
     from django_scheduler_api.engine import Scheduler
+    from django_scheduler_api.management.commands.run_scheduler import freeze_startup_objects
     from django_scheduler_api.models import Execution, Job
 
     now = timezone.now()
@@ -36,10 +40,12 @@ def ours(jobs: int) -> float:
         batch_size=2000,
     )  # fmt: skip
     scheduler = Scheduler("bench:throughput")
+    freeze_startup_objects()  # as run_scheduler does once started
     started = time.perf_counter()
     stats = scheduler.dispatch_due()
     scheduler.mark_pushed()  # what the loop leaves for its next pass is timed too
     elapsed = time.perf_counter() - started
+    gc.unfreeze()  # the peers run in the process as it was
     assert stats.sent == jobs == Execution.objects.filter(enqueued_at__isnull=False).count(), stats
     return jobs / elapsed
 
