@@ -239,10 +239,11 @@ def enqueue_on_commit(executions: list[Execution]) -> None:
 
 
 # A crowd (more fires at once than the workers' threads start together) travels in tasks of up to
-# this many times ``TASK_BATCH_SIZE``, at least this many tasks per worker (so that a worker done
-# early takes another's share).
+# this many times ``TASK_BATCH_SIZE``: one per worker while that is enough, each worker claiming its
+# task's executions before the instant (a second task would wait for the first to end: at 1,000
+# fires a second the handlers of second tasks started 50-100 ms late, BENCHMARKS.md), more tasks
+# beyond (a worker done early takes another's share).
 CROWD_TASK_LIMIT = 10
-CROWD_TASKS_PER_WORKER = 2
 
 
 def task_size(count: int) -> int:
@@ -262,8 +263,7 @@ def task_size(count: int) -> int:
     even = -(-count // workers)
     if even <= batch or batch == 1:
         return max(1, min(batch, even))
-    shared = -(-count // (workers * CROWD_TASKS_PER_WORKER))
-    return min(batch * CROWD_TASK_LIMIT, max(batch, shared))
+    return min(batch * CROWD_TASK_LIMIT, max(batch, even))
 
 
 def _make_tasks(executions: list[Execution], held: HeldTasks, start_at: datetime | None) -> list[str]:

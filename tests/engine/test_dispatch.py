@@ -28,8 +28,8 @@ SECOND = timedelta(seconds=1)
     [
         (100, 4, 25, 25),  # one task per worker
         (8, 4, 25, 2),  # few fires: still every worker
-        (200, 4, 25, 25),  # two tasks a worker: no larger than TASK_BATCH_SIZE
-        (1000, 4, 25, 125),  # a crowd: two tasks a worker, run through 25 threads each
+        (200, 4, 25, 50),  # a crowd (more than 4 x 25 threads): one task a worker
+        (1000, 4, 25, 250),  # a crowd: one task a worker, run through its 25 threads
         (10000, 4, 25, 250),  # a larger crowd: tasks of at most 10 x TASK_BATCH_SIZE
         (1000, 4, 1, 1),  # TASK_BATCH_SIZE 1: a task per execution, even in a crowd
         (3, 8, 25, 1),  # more workers than fires
@@ -82,8 +82,8 @@ def test_a_crowd_s_tasks_get_the_cluster_s_timeout_once_per_round_of_threads(mon
     held = dispatch.HeldTasks(dispatch.broker())
     dispatch._make_tasks(claim.to_send, held, None)
     tasks = [SignedPackage.loads(package) for package in held.packages]
-    # 7 fires, 1 worker, 2 threads: a crowd in two tasks of 4 and 3 (two rounds each)
-    assert sorted((len(task["args"][0]), task.get("timeout")) for task in tasks) == [(3, 120), (4, 120)]
+    # 7 fires, 1 worker, 2 threads: a crowd in one task of 7 (four rounds)
+    assert [(len(task["args"][0]), task.get("timeout")) for task in tasks] == [(7, 240)]
     monkeypatch.setattr(Conf, "TIMEOUT", None)
     held = dispatch.HeldTasks(dispatch.broker())
     dispatch._make_tasks(claim.to_send, held, None)
