@@ -162,12 +162,17 @@ class Batch:
         before the rows are committed.
         """
         self.executions = executions
-        self._held = HeldTasks(broker())
-        self._task_ids = _make_tasks(executions, self._held, self.start_at)
+        self._make()
         now = timezone.now()
         for execution, task_id in zip(executions, self._task_ids, strict=True):
             execution.task_id, execution.enqueued_at = task_id[:64], now
         self.prepared = True
+
+    def _make(self) -> HeldTasks:
+        """Make the executions' tasks (once: by ``prepare`` or by ``push``)."""
+        self._held = HeldTasks(broker())
+        self._task_ids = _make_tasks(self.executions, self._held, self.start_at)
+        return self._held
 
     def unmark(self) -> None:
         """After a push that failed: record the prepared rows as not sent (the outbox's, and
@@ -183,10 +188,8 @@ class Batch:
         """
         if not self.executions:
             return 0
-        if self._held is None:
-            self._held = HeldTasks(broker())
-            self._task_ids = _make_tasks(self.executions, self._held, self.start_at)
-        push_many(self._held.target, self._held.packages)
+        held = self._held or self._make()
+        push_many(held.target, held.packages)
         self.pushed_at = timezone.now()
         return len(self.executions)
 
