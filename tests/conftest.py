@@ -15,17 +15,37 @@ if IN_CI:
 
 
 @pytest.fixture
-def qcluster(transactional_db, monkeypatch):
+def qcluster(transactional_db):
     """A real ``qcluster`` process working on the test database; tasks go to it, not in-process.
 
     Uses ``transactional_db`` so that rows the test writes are committed and visible to the workers.
     """
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", False)
     cluster = start_qcluster()
     yield cluster
     cluster.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Captured output as text pytest-xdist can send: a handler's message may hold a lone surrogate
+    (tests of bad outcomes raise one), which UTF-8 cannot encode; it is shown escaped instead."""
+    report = yield
+    report.sections = [
+        (name, text.encode("utf-8", "backslashreplace").decode("utf-8")) for name, text in report.sections
+    ]
+    return report
+
+
+@pytest.fixture
+def sync_mode(monkeypatch):
+    """django-q2's ``sync`` option on: each task runs in the process that sends it, inline.
+
+    For the tests whose subject is that mode (a project may turn it on in development); every
+    other test sends through the broker, as production does (tests/settings.py).
+    """
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
 
 
 @pytest.fixture

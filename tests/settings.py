@@ -15,8 +15,9 @@ Environment variables choose the services, so one suite runs everywhere:
   engine's misfire tests for the scheduler processes they start.
 - ``SCHEDULER_TEST_Q_WORKERS``: django-q2 workers of a test ``qcluster`` (default 2);
   ``SCHEDULER_TEST_Q_SAVE_LIMIT``: successful task results it keeps (default 250, -1 none).
-- ``SCHEDULER_TEST_Q_SYNC``: ``1`` (default) runs django-q2 tasks in-process; the fixtures that start
-  a real ``qcluster`` set ``0``.
+- ``SCHEDULER_TEST_Q_SYNC``: ``0`` (default), django-q2's tasks go to the broker as in production
+  (a test runs them with ``tests.support.run_tasks`` or a real ``qcluster``); ``1`` turns on
+  django-q2's ``sync`` mode, which the tests of that mode set for themselves.
 """
 
 import os
@@ -125,9 +126,10 @@ else:
     }
 
 Q_CLUSTER = {
-    # The cluster name is also the Redis list the tasks go to: process tests give theirs a name of
-    # their own (SCHEDULER_TEST_Q_NAME) so that suites running side by side never take each other's.
-    "name": os.environ.get("SCHEDULER_TEST_Q_NAME", "scheduler-tests"),
+    # The cluster name is also the queue the tasks go to: one per suite process (pytest-xdist's
+    # workers, suites side by side), set in the environment so that the qcluster and run_scheduler
+    # a test starts use the same one; process tests give theirs a name of their own.
+    "name": os.environ.setdefault("SCHEDULER_TEST_Q_NAME", f"scheduler-tests-{os.getpid()}"),
     "workers": int(os.environ.get("SCHEDULER_TEST_Q_WORKERS", "2")),
     # django-q2 keeps this many successful task results (-1: none; the engine's load tests use it).
     "save_limit": int(os.environ.get("SCHEDULER_TEST_Q_SAVE_LIMIT", "250")),
@@ -137,7 +139,8 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "poll": float(os.environ.get("SCHEDULER_TEST_Q_POLL", "0.05")),
-    "sync": os.environ.get("SCHEDULER_TEST_Q_SYNC", "1") == "1",
+    # Off, as in production: tasks go through the broker (tests.support.run_tasks, a real qcluster).
+    "sync": os.environ.get("SCHEDULER_TEST_Q_SYNC", "0") == "1",
     "log_level": os.environ.get("SCHEDULER_TEST_Q_LOG_LEVEL", "WARNING"),
 }
 if os.environ.get("SCHEDULER_TEST_BROKER", "orm") == "redis":

@@ -178,6 +178,49 @@ class ManagedProcess:
             self.proc.wait(10)
 
 
+def run_tasks(limit: int = 10_000) -> int:
+    """Run the tasks django-q2's configured broker holds, as a ``qcluster`` would, in this process;
+    returns how many ran.
+
+    The engine's tests send with django-q2's ``sync`` off, the path production takes: the scheduler
+    makes the tasks in its claim, pushes them to the real broker after the commit, and the outbox
+    watches them. This takes them off that broker (``dequeue``, as the cluster's pusher does) and
+    hands each to django-q2's own ``worker`` and ``monitor`` functions, the code a cluster's worker
+    and monitor processes run; only the processes are left out, so that a test in a transaction
+    (``db``) sees what the handlers wrote. Tests of what only separate processes show (a kill, a
+    timeout, two workers racing) start a real ``qcluster`` instead.
+    """
+    from multiprocessing import Queue, Value
+
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+    from django_q.monitor import monitor
+    from django_q.signing import SignedPackage
+    from django_q.worker import worker
+
+    broker = get_broker()
+    ran = 0
+    while ran < limit and broker.queue_size():
+        packages = broker.dequeue() or []
+        tasks, results = Queue(), Queue()
+        for ack_id, package in packages:
+            task = SignedPackage.loads(package)
+            # ``sync`` on the task (not django-q2's option): the worker keeps this process's
+            # database connection open, the test's transaction, instead of closing it as a
+            # worker process does between tasks; an exception of the task itself is raised here.
+            task.update(cluster=Conf.CLUSTER_NAME, ack_id=ack_id, sync=True)
+            tasks.put(task)
+        tasks.put("STOP")
+        worker(tasks, results, Value("f", -1))
+        results.put("STOP")
+        monitor(results, broker)
+        for queue in (tasks, results):
+            queue.close()
+            queue.join_thread()
+        ran += len(packages)
+    return ran
+
+
 def start_qcluster(**env: str) -> ManagedProcess:
     """A real django-q2 cluster on the test database, returned once it reports running."""
     return ManagedProcess(

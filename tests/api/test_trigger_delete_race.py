@@ -57,9 +57,7 @@ def race(base: str, job_id: str) -> list[tuple[str, int]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_no_execution_of_a_deleted_job_stays_queued(live_server, monkeypatch):
-    from django_q.conf import Conf
 
-    monkeypatch.setattr(Conf, "SYNC", False)  # tasks wait in the ORM broker: nothing runs them
     for round_ in range(ROUNDS):
         job_id = f"race.{round_}"
         services.save_job(job_id, {"handler": "tests.echo"})

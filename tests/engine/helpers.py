@@ -23,8 +23,8 @@ def reload(job: Job) -> Job:
 
 def use_broker(monkeypatch: Any, **conf: Any) -> Broker:
     """Make django-q2 use the broker ``conf`` selects (``Conf`` as ``Q_CLUSTER`` would set it), for
-    this test; returns it, as ``dispatch`` will use it. Tasks are not run in-process (no ``sync``)."""
-    for name, value in {"ORM": None, "BROKER_CLASS": None, "SYNC": False, **conf}.items():
+    this test; returns it, as ``dispatch`` will use it."""
+    for name, value in {"ORM": None, "BROKER_CLASS": None, **conf}.items():
         monkeypatch.setattr(Conf, name, value)
     monkeypatch.setattr(dispatch, "_brokers", {})
     return dispatch.broker()

@@ -43,7 +43,6 @@ def test_task_size_spreads_fires_over_the_workers(monkeypatch, count, workers, b
 
 
 def test_fires_sent_together_share_tasks_and_each_knows_its_task(monkeypatch):
-    monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "WORKERS", 2)
     t = timezone.now().replace(microsecond=0) - SECOND
     for i in range(5):
@@ -72,7 +71,6 @@ def test_a_crowd_s_tasks_get_the_cluster_s_timeout_once_per_round_of_threads(mon
     the time a task of its own would have (django-q2's per-task ``timeout``)."""
     from django_q.signing import SignedPackage
 
-    monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "WORKERS", 1)
     monkeypatch.setattr(Conf, "TIMEOUT", 60)
     t = timezone.now().replace(microsecond=0) - SECOND

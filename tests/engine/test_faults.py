@@ -23,7 +23,7 @@ from django_scheduler_api.engine.heartbeat import WorkerHeartbeat
 from django_scheduler_api.models import Execution, Job, WorkerNode
 from tests.engine.helpers import executions
 from tests.factories import make_due_job
-from tests.support import postgres_suite_only, wait_for
+from tests.support import postgres_suite_only, run_tasks, wait_for
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
@@ -49,6 +49,13 @@ def record(job: Job, scheduled, **fields) -> Execution:
     return Execution.objects.create(
         job=job, handler=job.handler, scheduled_fire_time=scheduled, fire_time=scheduled, **fields
     )
+
+
+def send_and_run(executions: list[Execution]) -> int:
+    """``dispatch.send`` (through the broker), then what a worker does with the tasks."""
+    sent = dispatch.send(executions)
+    run_tasks()
+    return sent
 
 
 def status(execution: Execution) -> str:
@@ -82,7 +89,7 @@ def test_a_broker_error_leaves_the_fires_in_the_outbox_and_the_loop_goes_on(monk
     # counts it even when that pass also does its housekeeping (which once overwrote the count).
     scheduler._next_beat = 0.0
     assert scheduler._guarded(scheduler.tick).resent == 1
-    assert status(execution) == Execution.Status.SUCCEEDED
+    assert run_tasks() == 1 and status(execution) == Execution.Status.SUCCEEDED
 
 
 def test_back_off_doubles_up_to_a_cap():
@@ -252,17 +259,26 @@ def test_claims_set_the_bounds_on_postgresql(settings):
 # -- the misfire rule holds on every path -----------------------------------------------------------
 
 
-def test_a_claim_older_than_the_threshold_when_sent_is_a_misfire(settings):
+def test_a_claim_older_than_the_threshold_when_sent_is_a_misfire(settings, monkeypatch):
     """A scheduler frozen between its claim and the push: what it claimed is judged when sent."""
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "MISFIRE_THRESHOLD": 60}
     t = timezone.now().replace(microsecond=0)
     make_due_job(due=t)
-    times = iter([t])  # the claim at t, then 2 minutes frozen before the push
-    scheduler = Scheduler("test:thawed", clock=lambda: next(times, t + timedelta(minutes=2)))
+    clock = SimpleNamespace(now=t)
+    claim_due = store.claim_due
+
+    def claim_then_freeze(*args, **kwargs):
+        claim = claim_due(*args, **kwargs)
+        clock.now = t + timedelta(minutes=2)  # frozen 2 minutes between the claim and the push
+        return claim
+
+    monkeypatch.setattr(store, "claim_due", claim_then_freeze)
+    scheduler = Scheduler("test:thawed", clock=lambda: clock.now)
     stats = scheduler.dispatch_due()
     (execution,) = executions()
     assert (stats.claimed, stats.sent, stats.misfired) == (1, 0, 1)
-    assert execution.status == Execution.Status.SKIPPED and execution.error.startswith("Misfire")
+    run_tasks()  # its task, made in the claim, finds the row skipped and runs nothing
+    assert status(execution) == Execution.Status.SKIPPED and execution.error.startswith("Misfire")
 
 
 @pytest.mark.parametrize(
@@ -278,7 +294,7 @@ def test_the_outbox_judges_late_executions_by_the_jobs_misfire_policy(policy, cr
     job = make_due_job(due=None, cron=cron, misfire_policy=policy)
     late = [record(job, now - timedelta(minutes=m)) for m in (5, 4)]
     outbox = store.send_outbox(
-        later(), grace=timedelta(seconds=0), limit=10, send=dispatch.send, threshold=HOUR / 60
+        later(), grace=timedelta(seconds=0), limit=10, send=send_and_run, threshold=HOUR / 60
     )
     assert [status(e) for e in late] == expected
     assert outbox.misfired == expected.count("skipped")
@@ -288,7 +304,7 @@ def test_manual_triggers_in_the_outbox_run_however_late():
     now = timezone.now()
     job = make_due_job(due=None)
     manual = record(job, now - timedelta(minutes=5), trigger=Execution.Trigger.MANUAL)
-    store.send_outbox(later(), grace=timedelta(seconds=0), limit=10, send=dispatch.send, threshold=HOUR / 60)
+    store.send_outbox(later(), grace=timedelta(seconds=0), limit=10, send=send_and_run, threshold=HOUR / 60)
     assert status(manual) == Execution.Status.SUCCEEDED
 
 
@@ -424,7 +440,7 @@ def test_a_task_the_broker_lost_is_sent_again_and_runs_once():
     ago = now - timedelta(seconds=30)
     sent_long_ago = record(job, ago, enqueued_at=ago)  # never claimed
     send = partial(
-        store.send_outbox, now, grace=timedelta(seconds=10), limit=10, send=dispatch.send, threshold=HOUR
+        store.send_outbox, now, grace=timedelta(seconds=10), limit=10, send=send_and_run, threshold=HOUR
     )
     assert send(unclaimed=False).sent == 0  # the broker's queue is long: it may still come
     assert send(unclaimed=True).sent == 1
@@ -439,7 +455,7 @@ def test_a_fire_handed_over_early_is_not_sent_again_while_it_waits_for_its_insta
     job = make_due_job(due=None, handler="tests.now")
     early = record(job, now + timedelta(seconds=2), enqueued_at=now - timedelta(seconds=30))
     send = partial(
-        store.send_outbox, grace=timedelta(seconds=10), limit=10, send=dispatch.send, threshold=HOUR
+        store.send_outbox, grace=timedelta(seconds=10), limit=10, send=send_and_run, threshold=HOUR
     )
     assert send(now, unclaimed=True).sent == 0 and status(early) == Execution.Status.QUEUED
     later = now + timedelta(seconds=13)  # its instant 11 s past: lost by the broker

@@ -10,6 +10,7 @@ import pytest
 from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
+from django_q.conf import Conf
 
 from django_scheduler_api import services
 from django_scheduler_api.engine import Scheduler, store, worker
@@ -17,6 +18,7 @@ from django_scheduler_api.engine.heartbeat import Heartbeat, forget_dead_nodes
 from django_scheduler_api.models import Execution, Job, SchedulerNode
 from tests.engine.helpers import executions, reload
 from tests.factories import make_due_job
+from tests.support import run_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +30,8 @@ def test_a_pass_fires_due_jobs_and_announces_the_node():
     scheduler = Scheduler("test:loop")
     stats = scheduler.tick()
     assert (stats.claimed, stats.sent) == (1, 1)
+    assert [e.status for e in executions()] == ["queued"]  # recorded as sent by the claim
+    assert run_tasks() == 1
     assert [e.status for e in executions()] == ["succeeded"]
     assert SchedulerNode.objects.get(pk="test:loop").last_seen >= now
 
@@ -58,14 +62,15 @@ def test_sleep_lasts_until_the_next_fire_but_at_most_max_sleep():
     # A stopped clock: the answers cannot depend on how long the machine takes between the lines.
     now = timezone.now()
     scheduler = Scheduler("test:sleep", clock=lambda: now)
-    knobs = {"MAX_SLEEP": 0.5, "HEARTBEAT_INTERVAL": 3600, "LOOKAHEAD": 0}
+    knobs = {"MAX_SLEEP": 0.5, "HEARTBEAT_INTERVAL": 3600, "LOOKAHEAD": 0, "LOOKAHEAD_MAX": 0}
+    poll = Conf.POLL  # the ORM broker's workers poll: a fire is handed over that much early
     with override_settings(SCHEDULER_API=knobs):
         scheduler.tick()  # the next heartbeat an hour away: it does not shorten the sleep
         assert scheduler.sleep_time() == 0.5  # nothing planned
-        make_due_job(due=now + timedelta(seconds=0.2))
-        assert scheduler.sleep_time() == pytest.approx(0.2)
+        make_due_job(due=now + timedelta(seconds=0.3))
+        assert scheduler.sleep_time() == pytest.approx(0.3 - poll)
         with override_settings(SCHEDULER_API={**knobs, "LOOKAHEAD": 0.15}):
-            assert scheduler.sleep_time() == pytest.approx(0.05)  # wakes early to prepare the fire
+            assert scheduler.sleep_time() == pytest.approx(0.15 - poll)  # wakes early to hand it over
         Job.objects.update(next_fire_time=now - timedelta(seconds=1))
         assert scheduler.sleep_time() == 0.0
 
@@ -78,6 +83,7 @@ def test_a_fire_within_the_lookahead_is_handed_over_early_and_starts_at_its_inst
     make_due_job(due=due, cron="0 0 0 * * ?", handler="tests.now")
     stats = Scheduler("test:ahead").dispatch_due()
     assert stats.sent == 1
+    assert run_tasks() == 1  # the worker waits for the instant
     (execution,) = executions()
     assert execution.scheduled_fire_time == due and execution.fire_time == due
     assert execution.enqueued_at < due  # claimed by the worker ahead of the instant
@@ -115,6 +121,7 @@ def test_fires_missed_while_paused_are_misfires_on_resume(policy, expected):
     assert executions() == []  # paused: nothing fires, next_fire_time is kept
     services.resume_jobs(["e.job"])
     Scheduler("test:resumed").tick()
+    run_tasks()
     assert [(e.trigger, e.status) for e in executions()] == expected
     if expected:
         assert executions()[0].scheduled_fire_time == missed
@@ -159,11 +166,8 @@ def test_maintenance_marks_lost_and_prunes(settings):
 
 @pytest.fixture
 def handover(monkeypatch, settings):
-    """A scheduler as ``run_scheduler`` runs it (django-q2 not ``sync``) on a stopped clock, with
-    the ORM broker of the tests (``poll`` 0.05 s)."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", False)
+    """A scheduler as ``run_scheduler`` runs it on a stopped clock, with the ORM broker of the
+    tests (``poll`` 0.05 s)."""
     settings.SCHEDULER_API = {**settings.SCHEDULER_API, "LOOKAHEAD": 0.1, "LOOKAHEAD_MAX": 2.0}
     now = timezone.now()
     return SimpleNamespace(scheduler=Scheduler("test:lead", clock=lambda: now), now=now, base=0.1 + Conf.POLL)
@@ -244,13 +248,11 @@ def test_a_crowd_is_claimed_by_several_threads_each_fire_once(monkeypatch):
     claiming threads, whose claims skip each other's rows; every due job fires once, and the counts
     of every thread add up in the pass's."""
     from django.db import connection
-    from django_q.conf import Conf
 
     from django_scheduler_api.engine import dispatch
 
     if not connection.features.has_select_for_update_skip_locked:
         pytest.skip(f"{connection.vendor}: claims by one thread at a time (no rows to skip)")
-    monkeypatch.setattr(Conf, "SYNC", False)  # threads only where tasks go to a broker
     due = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
     for i in range(53):
         make_due_job(f"e.crowd{i:02d}", due=due, cron="0 0 0 1 1 ?")
@@ -275,7 +277,7 @@ def test_a_crowd_is_claimed_by_several_threads_each_fire_once(monkeypatch):
 
 
 @override_settings(SCHEDULER_API={"CLAIM_BATCH_SIZE": 2, "DISPATCH_THREADS": 2})
-def test_a_crowd_is_claimed_by_one_thread_where_tasks_run_in_process():
+def test_a_crowd_is_claimed_by_one_thread_where_tasks_run_in_process(sync_mode):
     """django-q2's ``sync`` runs each task in the thread that sends it: no claiming threads then."""
     due = timezone.now() - timedelta(seconds=1)
     for i in range(5):

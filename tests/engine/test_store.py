@@ -12,6 +12,7 @@ from django_scheduler_api.engine import dispatch, store
 from django_scheduler_api.models import Execution, Job
 from tests.engine.helpers import executions, reload
 from tests.factories import make_due_job
+from tests.support import run_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +119,10 @@ def test_send_runs_the_task_and_closes_the_outbox_entry():
     assert dispatch.send(claim(t).to_send) == 1
     (execution,) = executions()
     assert execution.enqueued_at is not None and execution.task_id
-    assert execution.status == Execution.Status.SUCCEEDED  # the suite runs django-q2 in-process
+    assert execution.status == Execution.Status.QUEUED
+    assert run_tasks() == 1
+    execution.refresh_from_db()
+    assert execution.status == Execution.Status.SUCCEEDED
 
 
 def test_the_outbox_sends_executions_their_scheduler_never_sent():
@@ -132,6 +136,7 @@ def test_the_outbox_sends_executions_their_scheduler_never_sent():
     )
     assert outbox(now).sent == 0  # still in grace
     assert outbox(now + 2 * grace).sent == 1
+    assert run_tasks() == 1
     (execution,) = executions()
     assert execution.status == Execution.Status.SUCCEEDED and execution.enqueued_at is not None
     assert outbox(now + 2 * grace).sent == 0

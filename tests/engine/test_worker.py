@@ -70,7 +70,7 @@ def test_a_cancelled_execution_never_runs():
 
 
 @pytest.mark.django_db
-def test_enqueue_in_sync_mode_runs_and_marks_the_outbox_entry_done():
+def test_enqueue_in_sync_mode_runs_and_marks_the_outbox_entry_done(sync_mode):
     execution = make_execution()
     assert enqueue([execution]) == 1
     execution = finished(execution)

@@ -33,6 +33,7 @@ def test_an_unstorable_result_is_a_failed_execution(kind):
 @pytest.mark.parametrize(
     ("kind", "message"),
     [("keyboard", "KeyboardInterrupt"), ("base", "Halt: halted"), ("message", "RuntimeError: bad \ufffd")],
+    ids=["keyboard", "base", "message"],  # plain ids: pytest-xdist's workers report them alike
 )
 def test_a_handler_ending_with_any_base_exception_is_a_failed_execution(kind, message):
     execution = make_execution(handler="tests.raise_base", data={"kind": kind})

@@ -76,9 +76,7 @@ def test_a_failing_receiver_does_not_fail_the_execution(received):
 def test_a_real_worker_sends_the_execution_signals(transactional_db, monkeypatch, tmp_path):
     """A real qcluster (its test app writes every signal it sends to a file) runs a success and a
     failure; the services of this process send the pause and resume ones."""
-    from django_q.conf import Conf
 
-    monkeypatch.setattr(Conf, "SYNC", False)
     path = tmp_path / "signals.jsonl"
     cluster = start_qcluster(SCHEDULER_TEST_SIGNAL_FILE=str(path))
     try:

@@ -21,6 +21,7 @@ from tests.api.conftest import BASE
 from tests.cli.test_scheduler_command import scheduler
 from tests.factories import make_due_job, make_execution
 from tests.scheduling.test_timeouts import shown
+from tests.support import run_tasks
 
 S = timedelta(seconds=1)
 THRESHOLD = timedelta(seconds=60)
@@ -105,7 +106,8 @@ def test_a_waiting_run_outlives_its_scheduler_and_another_one_releases_and_runs_
     t = timezone.now().replace(microsecond=0) - 5 * S
     job = make_due_job("buffered", due=None, overlap_policy="buffer_one")
     waiting = make_execution(job, Status.WAITING, at=t)
-    Scheduler("restarted").tick()  # tests run django-q2 tasks in-process (sync)
+    Scheduler("restarted").tick()
+    assert run_tasks() == 1
     row = Execution.objects.get(pk=waiting.pk)
     assert row.status == Status.SUCCEEDED and row.released_at is not None
 

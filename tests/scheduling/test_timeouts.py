@@ -67,7 +67,6 @@ def test_an_alarm_armed_before_the_deadline_is_put_back():
 
 @pytest.mark.django_db
 def test_executions_with_a_timeout_travel_alone_with_djangos_per_task_timeout(monkeypatch):
-    monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "WORKERS", 1)
     t = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
     for i in range(3):
