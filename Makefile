@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-postgres test-mariadb lint docs bench chaos clean
+.PHONY: run test test-postgres test-mariadb coverage lint docs bench chaos clean
 
 # The venv is rebuilt when the project's dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -27,25 +27,42 @@ run: $(VENV)/.installed
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & pids="$$pids $$!"; \
 	wait
 
-# The whole suite on SQLite (tests needing PostgreSQL, Redis, Java or Chromium skip with a reason
-# outside CI; with CI=true they run).
-test: $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Tests run in parallel (pytest-xdist): most of the suite's time is spent waiting on the processes it
+# starts, so more workers than cores pay. Each worker has its own test database and queue.
+PYTEST_WORKERS ?= 4
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+# Branch coverage (setup.cfg [coverage:*]) of the test processes and every process they start.
+COVERAGE := --cov --cov-report=
+# The floor CI holds: the branch coverage of the three runs combined (BENCHMARKS.md, Test suite).
+COVERAGE_FLOOR ?= 93
 
-# The same suite with PostgreSQL as the database.
+# The whole suite on SQLite (tests needing PostgreSQL, Redis, Java or Chromium skip with a reason
+# outside CI; with CI=true they run), then the coverage table.
+test: $(VENV)/.installed
+	$(PYTEST) $(COVERAGE) $(PYTEST_ARGS)
+	$(PY) -m coverage report
+
+# The suite with PostgreSQL as the database, less the tests that never use the suite's database
+# (marker any_db: the cron engine, processes on databases of their own), which `make test` runs.
+# Its coverage is added to the last `make test`'s.
 test-postgres: $(VENV)/.installed
-	SCHEDULER_TEST_DB=postgres $(PY) -m pytest $(PYTEST_ARGS)
+	SCHEDULER_TEST_DB=postgres $(PYTEST) $(COVERAGE) --cov-append -m "not any_db" $(PYTEST_ARGS)
 
 # The documentation site, as CI and Read the Docs build it (every warning is an error).
 docs: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[docs]'
 	$(PY) -m sphinx -W -n -q -b html docs docs/_build/html
 
-# The same suite with MariaDB as the database (127.0.0.1:3306, root); builds the mysqlclient driver,
-# which needs pkg-config and MariaDB's client headers (Debian: libmariadb-dev).
+# The same with MariaDB (127.0.0.1:3306, root); builds the mysqlclient driver, which needs
+# pkg-config and MariaDB's client headers (Debian: libmariadb-dev).
 test-mariadb: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[mariadb]'
-	SCHEDULER_TEST_DB=mariadb $(PY) -m pytest $(PYTEST_ARGS)
+	SCHEDULER_TEST_DB=mariadb $(PYTEST) $(COVERAGE) --cov-append -m "not any_db" $(PYTEST_ARGS)
+
+# The coverage of the runs so far (make test, then test-postgres and test-mariadb), per module, and
+# whether it holds the floor.
+coverage: $(VENV)/.installed
+	$(PY) -m coverage report --fail-under=$(COVERAGE_FLOOR)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -65,4 +82,4 @@ chaos: $(VENV)/.installed
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3* *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3* *.egg-info .coverage .coverage.*

@@ -3,10 +3,25 @@
     nox -l                                                       # list the sessions
     nox -s "tests(python='3.13', django='6.1')"                    # the whole suite on SQLite
     nox -s "tests(python='3.13', django='6.1')" -- --db=postgres,mariadb tests/api tests/engine
+    nox -s "tests(python='3.12', django='6.0')" -- --db=mariadb --fast
     nox -s lowest docs install
 
 A ``tests`` session is one (Python, Django) pair; ``--db=`` names the databases of its cells (default
-``sqlite``), one pytest run each in the same virtualenv; the other arguments go to pytest.
+``sqlite``), one pytest run each in the same virtualenv; ``--fast`` runs the fast subset (``FAST``);
+the other arguments go to pytest. On PostgreSQL and MariaDB the tests that never use the suite's
+database (marker ``any_db``) are left out: the SQLite run of the same pair covers them.
+
+What CI runs (.ci/run), and why each cell exists:
+
+- (3.11, 5.2), the project's .venv, and (3.13, 6.1): the whole suite on SQLite, PostgreSQL and
+  MariaDB. The two ends of the supported range, where a new Python or Django breaks something first
+  and where the oldest supported pair still has to work.
+- (3.12, 5.2), (3.12, 6.0), (3.12, 6.1), (3.13, 5.2), (3.13, 6.0): the fast subset, each on one
+  database, turning so that every database meets each Python and each Django release. They catch
+  what differs between releases (the admin's templates, DRF, the ORM, migrations) without paying for
+  the process tests again, which depend on neither.
+- ``lowest``: the fast subset with the lowest versions setup.cfg allows, so its lower bounds are true.
+- ``docs`` and ``install``: the documentation site and the package as a user installs it.
 
 Interpreters come from pyenv (``$(pyenv root)/versions/3.1x.y``) or the PATH; nox never downloads one.
 setup.cfg's classifiers and ``install_requires`` state what these sessions test; ``lowest`` reads the
@@ -73,12 +88,24 @@ def _pairs() -> list[nox.param]:
     ]
 
 
+# The fast subset: every test that runs in-process (no qcluster, no scheduler process, no browser)
+# of the parts that lean on Django, DRF and the database: the API, the admin, the CLI, the engine,
+# the scheduling rules, the metrics and dashboard. About a third of the suite's time.
+FAST = ["tests/api", "tests/admin", "tests/cli", "tests/engine", "tests/scheduling", "tests/observe",
+        "-m", "not integration and not browser"]  # fmt: skip
+# pytest-xdist's workers of each run (the suite mostly waits on processes: more than the cores).
+WORKERS = ["-n", os.environ.get("PYTEST_WORKERS", "4"), "--dist", "worksteal"]
+
+
 def split_databases(posargs: list[str]) -> tuple[list[str], list[str]]:
-    """The databases named by ``--db=a,b`` (default: SQLite) and the arguments left for pytest."""
+    """The databases named by ``--db=a,b`` (default: SQLite) and the arguments left for pytest
+    (``--fast`` stands for ``FAST``)."""
     databases, rest = ["sqlite"], []
     for arg in posargs:
         if arg.startswith("--db="):
             databases = [db for db in arg.removeprefix("--db=").split(",") if db]
+        elif arg == "--fast":
+            rest.extend(FAST)
         else:
             rest.append(arg)
     unknown = sorted(set(databases) - set(DATABASES))
@@ -108,7 +135,7 @@ def lowest(session: nox.Session) -> None:
     names = [pin.split("==")[0] for pin in pins]
     show = "import sys, importlib.metadata as m; print(*(f'{n}=={m.version(n)}' for n in sys.argv[1:]))"
     session.run("python", "-c", show, *names, silent=False)
-    _pytest(session, "sqlite", session.posargs)
+    _pytest(session, "sqlite", split_databases(session.posargs)[1])
 
 
 def lowest_pins() -> list[str]:
@@ -123,10 +150,25 @@ def lowest_pins() -> list[str]:
     return pins
 
 
+def pytest_args(db: str, args: list[str]) -> list[str]:
+    """pytest's arguments for one database: on PostgreSQL and MariaDB without the ``any_db`` tests
+    (combined with a ``-m`` given, if any)."""
+    if db == "sqlite":
+        return args
+    args = list(args)
+    if "-m" in args:
+        at = args.index("-m") + 1
+        args[at] = f"({args[at]}) and not any_db"
+        return args
+    return [*args, "-m", "not any_db"]
+
+
 def _pytest(session: nox.Session, db: str, args: list[str]) -> None:
     # pytest's exit code 5 (no test collected) fails the session, as any code but 0 does.
     session.log(f"database: {db}")
-    session.run("python", "-m", "pytest", "-q", *args, env={"SCHEDULER_TEST_DB": db})
+    session.run(
+        "python", "-m", "pytest", "-q", *WORKERS, *pytest_args(db, args), env={"SCHEDULER_TEST_DB": db}
+    )
 
 
 @nox.session(python=PYTHONS[1])

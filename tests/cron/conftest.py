@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.cron.quartz_oracle import INSTALL_HINT, QuartzOracle, find_tools
 from tests.support import require
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The cron engine is pure code: its tests never use the suite's database (``any_db``)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.any_db)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ import pytest
 from tests.engine.sites import sqlite_site
 from tests.support import ROOT, wait_for
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 WITHOUT_REDIS = 'import sys\nsys.modules["redis"] = None  # any "import redis" raises ImportError\n'
 

@@ -19,7 +19,8 @@ import pytest
 from tests.engine.sites import Site, postgres_redis_site, sqlite_site
 from tests.support import require_postgres, require_redis, wait_for
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 JOBS, SECONDS = 50, 20
 THRESHOLD = 2  # seconds: the misfire threshold of the child processes
@@ -167,8 +168,9 @@ def test_embedded_sqlite_fires_on_time_once_with_overlap_and_one_shot(lite):
     assert len([f for f in fires if f[0].startswith("lite")]) == 30
     assert [f[2] for f in fires if f[0] == "once"] == ["succeeded"]
     busy = Counter(status for j, _, status, _ in fires if j.startswith("busy"))
-    assert busy["succeeded"] >= 2 and busy["skipped"] >= 2, busy
-    assert busy["succeeded"] + busy["skipped"] == 6
+    # Six fires a second apart, each run at least 2.5 s: a run is followed by at least two skipped
+    # fires, so at most two of the six run, however late the workers start them.
+    assert 1 <= busy["succeeded"] <= 2 and busy["skipped"] == 6 - busy["succeeded"], busy
 
 
 def test_misfires_after_an_outage_follow_each_policy_on_sqlite(lite):

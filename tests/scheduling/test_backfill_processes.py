@@ -19,7 +19,8 @@ from tests.engine.sites import EXECUTIONS, Site, postgres_redis_site, sqlite_sit
 from tests.scheduling.conftest import wait_until_finished
 from tests.support import ROOT, require_postgres, require_redis
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 JOB, HOURS = "bf.hourly", 24
 

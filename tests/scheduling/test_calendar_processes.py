@@ -16,7 +16,8 @@ import pytest
 from tests.engine.sites import Site, postgres_redis_site, sqlite_site
 from tests.support import require_postgres, require_redis, wait_for
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 SECONDS = 12  # the run: 12 whole seconds, one fire each unless excluded
 EXCLUDED = "0/3 * * * * ?"  # every third second of a minute (0, 3, ..., 57)

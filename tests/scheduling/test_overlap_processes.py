@@ -19,7 +19,8 @@ from tests.engine.sites import Site
 from tests.scheduling.conftest import wait_until_finished
 from tests.support import wait_for
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 FIRES = 10
 Q_WORKERS = 4  # the sites' qcluster (tests/scheduling/conftest.py): room for three runs at once
@@ -94,8 +95,12 @@ def check(site: Site) -> None:
     for skipped in (f for f in buffered if f["status"] == "skipped"):
         assert any(w["created"] <= skipped["created"] <= w["released"] for w in waited)
 
-    ran_two = [(f["started"], f["finished"]) for f in two if f["status"] == "succeeded"]
-    assert peak(ran_two) == 2  # two at once, never three
+    ran_two = [f for f in two if f["status"] == "succeeded"]
+    # Two admitted at once (from its claim to its end a run holds a place; each lasts 3.5 s, so the
+    # next second's fire finds the first still holding one, however late the workers start them)...
+    assert peak([(f["created"], f["finished"]) for f in ran_two]) == 2
+    # ... never three running, and fires skipped meanwhile.
+    assert peak([(f["started"], f["finished"]) for f in ran_two]) <= 2
     assert len(ran_two) < FIRES
 
 

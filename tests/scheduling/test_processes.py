@@ -19,7 +19,8 @@ from tests.engine.sites import Site
 from tests.scheduling.conftest import wait_until_finished
 from tests.support import wait_for
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 JOBS, EVERY, FIRES = 4, 2, 5  # 4 jobs, every 2 s, 5 fires (repeat_count 4): 10 s
 

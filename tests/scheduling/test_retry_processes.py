@@ -26,7 +26,8 @@ from tests.scheduling.conftest import wait_until_finished
 from tests.scheduling.test_processes import EVERY, FIRES, JOBS, planned
 from tests.support import require_postgres, require_redis, wait_for
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 # Four attempts 1 s, 1.5 s, 2 s (1.5 x 1.5 = 2.25, at most 2) after each failure.
 POLICY = {

@@ -12,7 +12,8 @@ import pytest
 from tests.engine.sites import Site
 from tests.scheduling.conftest import wait_until_finished
 
-pytestmark = pytest.mark.integration
+# Processes on databases of their own (tests/engine/sites.py), whatever the suite runs on.
+pytestmark = [pytest.mark.integration, pytest.mark.any_db]
 
 TIMED_OUT = "Timed out after 1 s (the job's timeout); the handler was stopped."
 CALM = 3  # jobs without a timeout firing with the timed ones
