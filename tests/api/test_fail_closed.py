@@ -31,7 +31,7 @@ GUARD = "django_scheduler_api.middleware.LocalOnlyMiddleware"
 
 
 class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the base's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -109,7 +109,7 @@ def readme_middleware_line() -> str:
 @pytest.mark.django_db
 def test_placed_as_the_readme_says_a_foreign_host_gets_the_guards_json_400(client, settings, unchanged):
     namespace = {"MIDDLEWARE": [name for name in settings.MIDDLEWARE if name != GUARD]}
-    exec(readme_middleware_line(), namespace)  # noqa: S102  (the README's own line)
+    exec(readme_middleware_line(), namespace)  # the README's own line
     assert namespace["MIDDLEWARE"].index(GUARD) < namespace["MIDDLEWARE"].index(
         "django.middleware.common.CommonMiddleware"
     )
