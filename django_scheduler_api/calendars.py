@@ -25,7 +25,7 @@ from rest_framework import serializers
 from django_scheduler_api import planning, services, validation
 from django_scheduler_api.engine import store, wakeup
 from django_scheduler_api.exclusions import CalendarRules, month_day
-from django_scheduler_api.models import Calendar, Job, is_job_id, job_id_validator
+from django_scheduler_api.models import Calendar, Job, is_stored_key, job_id_validator
 
 # The fields of a calendar that its definition sets; the rest (created, updated) are kept for it.
 CALENDAR_FIELDS = ("id", "description", "dates", "date_ranges", "yearly_dates", "cron_expressions")
@@ -152,7 +152,7 @@ class CalendarFieldsSerializer(validation.UTCModelSerializer):
         model = Calendar
         fields = CALENDAR_FIELDS
         extra_kwargs: dict[str, dict[str, Any]] = {
-            "id": {"required": False, "validators": [job_id_validator]},
+            "id": {"required": False, "validators": [job_id_validator], "trim_whitespace": False},
             "description": {"trim_whitespace": False},
         }
 
@@ -198,7 +198,7 @@ def list_calendars() -> QuerySet[Calendar]:
 
 def get_calendar(calendar_id: str) -> Calendar:
     """The calendar ``calendar_id``; NoSuchCalendar if there is none."""
-    calendar = Calendar.objects.filter(pk=calendar_id).first() if is_job_id(calendar_id) else None
+    calendar = Calendar.objects.filter(pk=calendar_id).first() if is_stored_key(calendar_id) else None
     if calendar is None:
         raise NoSuchCalendar(calendar_id)
     return calendar
@@ -297,7 +297,7 @@ def delete_calendar(calendar_id: str) -> None:
     """Delete a calendar no job names; CalendarInUse (nothing deleted) when some do."""
     calendar = (
         Calendar.objects.select_for_update().filter(pk=calendar_id).first()
-        if is_job_id(calendar_id)
+        if is_stored_key(calendar_id)
         else None
     )
     if calendar is None:

@@ -221,3 +221,32 @@ def broker_client_module(q_cluster: dict[str, Any]) -> tuple[str | None, str | N
     if q_cluster.get("django_redis"):
         return "django_redis", "django-redis"
     return "redis", "'django-scheduler-api[redis]'"
+
+
+@register(Tags.database)
+def check_stored_ids(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Warning]:
+    """Rows whose id or group the id rule refuses (stored before ids matched whole strings, issue
+    21): the API cannot name them, so their jobs fire on where nobody can pause them through it.
+    A database check: ``manage.py check --database default`` and ``migrate`` run it."""
+    from django.db import DatabaseError
+
+    from django_scheduler_api import services
+
+    if not databases or "default" not in databases:
+        return []
+    try:
+        found = services.ids_breaking_the_rule()
+    except DatabaseError:  # not migrated yet: nothing stored to report
+        return []
+    return [
+        Warning(
+            f"Stored {kind} that no request can name (the id rule refuses them): "
+            + ", ".join(repr(value) for value in values),
+            hint="Delete such a job or calendar in the admin or with `manage.py scheduler delete ID` "
+            "(the CLI looks stored ids up as they are) and add it again under a valid id; give a job "
+            "with such a group a valid one (the admin, or PATCH its group).",
+            id="django_scheduler_api.W006",
+        )
+        for kind, values in found.items()
+        if values
+    ]

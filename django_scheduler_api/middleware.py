@@ -22,25 +22,32 @@ who reaches it, before a view runs or a byte of the body is read:
    exception is the ``text/plain`` that the development server invents for a bodyless request.)
 
 It guards the views of this app only (recognised by the URL's app name), not the admin or the rest of
-the project. Every refusal is JSON ``{"detail": ...}``.
+the project. Every refusal is JSON ``{"detail": ...}``. The views run the same check themselves
+(``guarded``): without the middleware the API is still closed, only a bad ``Host`` may then meet
+``CommonMiddleware``'s HTML page first.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.request import split_domain_port
+from django.http.request import split_domain_port, validate_host
+from django.urls import Resolver404, resolve
 
 from django_scheduler_api import APP_NAME
 from django_scheduler_api.conf import scheduler_settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The attribute that marks a request the guard has let through (a Python attribute: no client can
+# set it), so that the view's own check does not repeat the middleware's.
+GUARD_PASSED = "_scheduler_guard_passed"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # The headers by which proxies say whom they relay for, as their WSGI environ keys.
@@ -64,30 +71,58 @@ class Refused(Exception):
 
 
 class LocalOnlyMiddleware:
-    """Refuse requests to the scheduler's views from elsewhere than the local host."""
+    """Refuse requests to the scheduler's views from elsewhere than the local host.
+
+    It checks in ``__call__``, before the middleware after it: placed before ``CommonMiddleware``
+    (the README's ``MIDDLEWARE.insert(0, ...)``), a foreign ``Host`` gets this JSON 400 rather than
+    Django's HTML page. The views check again themselves (``guarded``), so a project that forgot the
+    middleware is closed all the same; a request checked here is not checked twice."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_guarded(request):
+            refusal = refusal_of(request)
+            if refusal is not None:
+                return refusal
         return self.get_response(request)
-
-    def process_view(
-        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
-    ) -> HttpResponse | None:
-        if not is_guarded(request):
-            return None
-        try:
-            check_request(request)
-        except Refused as refusal:
-            return JsonResponse({"detail": refusal.detail}, status=refusal.status)
-        return None
 
 
 def is_guarded(request: HttpRequest) -> bool:
-    """Whether the URL that matched belongs to this app (however and wherever it was included)."""
-    match = getattr(request, "resolver_match", None)
-    return match is not None and APP_NAME in match.app_names
+    """Whether the URL belongs to this app (however and wherever it was included): resolved here,
+    since the middleware runs before Django resolves the URL."""
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return APP_NAME in match.app_names
+
+
+def refusal_of(request: HttpRequest) -> JsonResponse | None:
+    """The guard's JSON answer to a request it refuses, or None (the request was let through, and
+    is marked so that the view does not check it again)."""
+    if getattr(request, GUARD_PASSED, False):
+        return None
+    try:
+        check_request(request)
+    except Refused as refusal:
+        return JsonResponse({"detail": refusal.detail}, status=refusal.status)
+    setattr(request, GUARD_PASSED, True)
+    return None
+
+
+def guarded(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``view`` refusing what the middleware refuses, with the same check (``check_request``): the
+    API fails closed when the project's ``MIDDLEWARE`` lacks the guard and its server runs no system
+    checks (gunicorn does not run ``check``; issue 21). Every URL of the app is wrapped with it."""
+
+    @wraps(view)
+    def guarded_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refusal = refusal_of(request)
+        return refusal if refusal is not None else view(request, *args, **kwargs)
+
+    return guarded_view
 
 
 def check_request(request: HttpRequest) -> None:
@@ -148,13 +183,17 @@ def relayed_for(header: str, value: str) -> list[str]:
 
 def forwarded_for(header: str) -> list[str]:
     """The ``for=`` nodes of an RFC 7239 ``Forwarded`` header, first hop first."""
-    nodes = []
+    return [value for key, value in forwarded_pairs(header) if key == "for"]
+
+
+def forwarded_pairs(header: str) -> list[tuple[str, str]]:
+    """The (lower-case key, unquoted value) pairs of an RFC 7239 ``Forwarded`` header, in order."""
+    pairs = []
     for element in header.split(","):
         for pair in element.split(";"):
             key, _, value = pair.strip().partition("=")
-            if key.strip().lower() == "for":
-                nodes.append(value.strip().strip('"'))
-    return nodes
+            pairs.append((key.strip().lower(), value.strip().strip('"')))
+    return pairs
 
 
 def _title(header: str) -> str:
@@ -196,6 +235,7 @@ def own_origin(request: HttpRequest) -> str:
         host = request.get_host()
     except DisallowedHost:
         raise Refused(400, "Invalid Host header: it is not one of ALLOWED_HOSTS.") from None
+    check_forwarded_hosts(request.META)
     scheme = request.scheme
     domain, port = split_domain_port(host)  # lower case; an IPv6 literal keeps its brackets
     if port and not 0 < int(port) < 65536:
@@ -203,6 +243,28 @@ def own_origin(request: HttpRequest) -> str:
     if port and int(port) != DEFAULT_PORTS.get(scheme):
         return f"{scheme}://{domain}:{int(port)}"
     return f"{scheme}://{domain}"
+
+
+def check_forwarded_hosts(meta: dict[str, Any]) -> None:
+    """Every host a proxy says the client asked for (``X-Forwarded-Host``, ``Forwarded: host=``)
+    must be one of ``ALLOWED_HOSTS`` too. A proxy that sets ``Host`` to its upstream and passes the
+    client's host in such a header would otherwise let a DNS-rebinding page read the API through it
+    (issue 21, D3). Naming more hosts only adds checks: no header lets a request in that ``Host``
+    refuses."""
+    hosts = [part.strip() for part in meta.get("HTTP_X_FORWARDED_HOST", "").split(",") if part.strip()]
+    hosts += forwarded_hosts(meta.get("HTTP_FORWARDED", ""))
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:  # as Django's own get_host() allows then
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    for host in hosts:
+        domain, _port = split_domain_port(host)
+        if not domain or not validate_host(domain, allowed):
+            raise Refused(400, f"Invalid forwarded host {host!r}: it is not one of ALLOWED_HOSTS.")
+
+
+def forwarded_hosts(header: str) -> list[str]:
+    """The ``host=`` values of an RFC 7239 ``Forwarded`` header."""
+    return [value for key, value in forwarded_pairs(header) if key == "host"]
 
 
 # -- 3. Cross-site browser requests ---------------------------------------------------------------

@@ -8,23 +8,61 @@ without a foreign-key constraint so that history outlives the job it belongs to.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.deconstruct import deconstructible
 
+# The characters of an identifier (job and calendar ids, groups), as a regex character class.
+ID_CHARACTERS = "A-Za-z0-9._:-"
 # Not dots alone: clients rewrite ``.`` and ``..`` in a URL path, so such a job could not be reached.
-JOB_ID_PATTERN = r"^(?!\.+$)[A-Za-z0-9._:\-]{1,200}$"
+# Written for the schema (ECMA-262, where ``$`` is the end of the text); Python always matches it
+# against the whole string (``fullmatch``), because Python's ``$`` also matches before a final
+# newline: ``ghost\n`` would pass a ``search`` (issue 21).
+JOB_ID_PATTERN = rf"^(?!\.+$)[{ID_CHARACTERS}]{{1,200}}$"
 JOB_ID_MESSAGE = "Use 1-200 characters: letters, digits and . _ - :, not dots alone"
-job_id_validator = RegexValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
+# A character no identifier has: how the system check finds stored rows that break the rule, with
+# a regex every database reads alike (no anchors, whose meaning before a newline differs).
+NOT_ID_CHARACTER = f"[^{ID_CHARACTERS}]"
+
+
+@deconstructible
+class FullMatchValidator(RegexValidator):
+    """A ``RegexValidator`` that matches the whole value (Django's searches, so ``$`` lets a
+    trailing newline through)."""
+
+    def __call__(self, value: Any) -> None:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self.message, code=self.code, params={"value": value})
+
+
+job_id_validator = FullMatchValidator(JOB_ID_PATTERN, JOB_ID_MESSAGE, code="invalid_id")
+# A group follows the rule of ids (it defaults to the part of the id before the first dot).
+group_validator = FullMatchValidator(
+    JOB_ID_PATTERN, JOB_ID_MESSAGE.replace("Use", "A group has"), code="invalid_group"
+)
 
 
 def is_job_id(text: object) -> bool:
     """Whether ``text`` could be a job's id; anything else names no job (and never reaches a query)."""
-    return isinstance(text, str) and re.fullmatch(JOB_ID_PATTERN, text) is not None
+    return isinstance(text, str) and job_id_validator.regex.fullmatch(text) is not None
+
+
+def is_stored_key(text: object) -> bool:
+    """Whether ``text`` may be looked up as a primary key although it breaks the id rule: a row
+    stored before the rule was whole-string (``ghost\n``) must stay reachable from the CLI and the
+    admin so that it can be shown and deleted. Text every database compares safely: no NUL (which
+    PostgreSQL refuses), no lone surrogate, at most a column's length."""
+    return (
+        isinstance(text, str)
+        and 0 < len(text) <= 200
+        and "\x00" not in text
+        and not any("\ud800" <= char <= "\udfff" for char in text)
+    )
 
 
 class IdentifierField(models.CharField):
@@ -72,7 +110,7 @@ class Job(models.Model):
         CODE = "code", "Code"
 
     id = IdentifierField(primary_key=True, max_length=200, validators=[job_id_validator])
-    group = IdentifierField(max_length=200, default="default")
+    group = IdentifierField(max_length=200, default="default", validators=[group_validator])
     name = models.CharField(max_length=200)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
     description = models.TextField(blank=True, default="")

@@ -52,6 +52,20 @@ def _first_doc_line(func: HandlerFunc) -> str:
     return doc.splitlines()[0].strip() if doc else ""
 
 
+HANDLER_NAME_RULE = "1-200 characters, no whitespace and no control characters."
+
+
+def is_handler_name(name: object) -> bool:
+    """Whether ``name`` can be a handler's name (``HANDLER_NAME_RULE``): a name is matched whole,
+    so one with a newline or a space could be mistaken for another in a list or a log line."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 200
+        and name.isprintable()
+        and not any(char.isspace() for char in name)
+    )
+
+
 class HandlerRegistry:
     """Name -> Handler. One process-wide instance, ``registry``."""
 
@@ -59,6 +73,8 @@ class HandlerRegistry:
         self._handlers: dict[str, Handler] = {}
 
     def register(self, name: str, func: HandlerFunc, **job: Any) -> Handler:
+        if not is_handler_name(name):
+            raise ValueError(f"Handler name {name!r}: {HANDLER_NAME_RULE}")
         existing = self._handlers.get(name)
         if existing is not None and existing.func is not func and existing.path != _path(func):
             raise ValueError(f"Handler {name!r} is already registered to {existing.path}.")

@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from django_scheduler_api import planning, signals, validation
@@ -24,7 +24,15 @@ from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import describe
 from django_scheduler_api.engine import store, wakeup
 from django_scheduler_api.engine.dispatch import enqueue_on_commit
-from django_scheduler_api.models import Execution, Job, SchedulerNode, is_job_id
+from django_scheduler_api.models import (
+    NOT_ID_CHARACTER,
+    Calendar,
+    Execution,
+    Job,
+    SchedulerNode,
+    is_job_id,
+    is_stored_key,
+)
 
 _ID_SEPARATORS = re.compile(r"[,;]")
 
@@ -58,12 +66,17 @@ class NoSuchExecution(LookupError):
         super().__init__(f"No execution with id {execution_id!r}.")
 
 
+# What is trimmed around an id in a list: spaces and tabs only. A newline or another separator
+# stays, so that ``ghost\n`` names no job instead of acting on ``ghost`` (ids match whole, issue 21).
+_ID_PADDING = " \t"
+
+
 def parse_ids(raw: str | Iterable[str] | None) -> list[str]:
-    """Split ``a, b;c`` into ids: trimmed, empty parts dropped, duplicates ignored, order kept."""
+    """Split ``a, b;c`` into ids: spaces trimmed, empty parts dropped, duplicates ignored, order kept."""
     if raw is None:
         return []
     parts = _ID_SEPARATORS.split(raw) if isinstance(raw, str) else list(raw)
-    return list(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
+    return list(dict.fromkeys(p.strip(_ID_PADDING) for p in parts if p and p.strip(_ID_PADDING)))
 
 
 def select_jobs(ids: list[str], *, default: Any = None, lock: bool = True) -> list[Job]:
@@ -174,8 +187,11 @@ def trigger_jobs(ids: list[str], data: dict[str, Any] | None = None) -> list[Exe
 
 @transaction.atomic
 def delete_job(job_id: str) -> None:
-    """Delete a job and cancel its executions still waiting in the queue; history stays."""
-    deleted = Job.objects.filter(pk=job_id).delete()[0] if is_job_id(job_id) else 0
+    """Delete a job and cancel its executions still waiting in the queue; history stays.
+
+    A row whose id breaks the id rule (stored before the rule matched whole strings) can be deleted
+    too (``is_stored_key``): the remedy ``check`` points to."""
+    deleted = Job.objects.filter(pk=job_id).delete()[0] if is_stored_key(job_id) else 0
     if not deleted:
         raise UnknownJobs([job_id])
     waiting = (Execution.Status.QUEUED, Execution.Status.WAITING)
@@ -250,9 +266,9 @@ def _plan(job: Job, *, rearm: bool) -> None:
 
 
 def get_job(job_id: str) -> Job:
-    """The job ``job_id``; NoSuchJob if there is none (a text that cannot be an id, ``%00``, is not
-    looked up)."""
-    job = Job.objects.filter(pk=job_id).first() if is_job_id(job_id) else None
+    """The job ``job_id``; NoSuchJob if there is none (a text no database can compare, ``%00``, is
+    not looked up; a stored id that breaks the id rule is, so that it can be shown and deleted)."""
+    job = Job.objects.filter(pk=job_id).first() if is_stored_key(job_id) else None
     if job is None:
         raise NoSuchJob(job_id)
     return job
@@ -331,12 +347,32 @@ def job_executions(job_id: str) -> QuerySet[Execution]:
 
     NoSuchJob when there is neither such a job nor any execution of it.
     """
-    if not is_job_id(job_id):
+    if not is_stored_key(job_id):
         raise NoSuchJob(job_id)
     found = Execution.objects.filter(job_id=job_id)
     if not found.exists() and not Job.objects.filter(pk=job_id).exists():
         raise NoSuchJob(job_id)
     return found
+
+
+def ids_breaking_the_rule(limit: int = 20) -> dict[str, list[str]]:
+    """Stored job ids, groups and calendar ids that the id rule refuses (``models.JOB_ID_PATTERN``),
+    at most ``limit`` of each: rows written before the rule matched whole strings (``ghost\n``,
+    issue 21), or by SQL. They are listed, shown and deletable, but no URL of the API names them.
+
+    The regex is a character no identifier has, which every database reads alike (``$`` before a
+    final newline does not)."""
+
+    def breaking(model: type[Job] | type[Calendar], field: str) -> list[str]:
+        rule = Q(**{f"{field}__regex": NOT_ID_CHARACTER}) | Q(**{f"{field}__regex": r"^[.]+$"})
+        rows = model.objects.filter(rule | Q(**{field: ""})).values_list(field, flat=True)
+        return list(rows.order_by(field).distinct()[:limit])
+
+    return {
+        "job ids": breaking(Job, "id"),
+        "groups": breaking(Job, "group"),
+        "calendar ids": breaking(Calendar, "id"),
+    }
 
 
 # The order in which a job's executions count as "latest": by the fire, then by creation (a manual

@@ -29,7 +29,7 @@ from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.cron import CronError, CronExpression
 from django_scheduler_api.engine import deadlines, store
 from django_scheduler_api.models import Calendar, Job, is_job_id, job_id_validator
-from django_scheduler_api.registry import HandlerNotRegistered, registry
+from django_scheduler_api.registry import HANDLER_NAME_RULE, HandlerNotRegistered, is_handler_name, registry
 
 # The fields of a job that its definition sets (the API, the admin form, declared jobs, services);
 # the others (next and previous fire time, source, created and updated) belong to the scheduler.
@@ -67,6 +67,14 @@ def validate_handler(name: str) -> str:
         registry.get(name)
     except HandlerNotRegistered as exc:
         raise ValidationError(str(exc), code="unknown_handler") from None
+    return name
+
+
+def validate_handler_name(name: str) -> str:
+    """A text that can be a handler's name (``registry.HANDLER_NAME_RULE``), registered or not: a
+    filter by handler matches the whole name, so one with a newline is refused, not trimmed."""
+    if not is_handler_name(name):
+        raise ValidationError(f"Not a handler name: {HANDLER_NAME_RULE}", code="invalid_handler")
     return name
 
 
@@ -401,7 +409,7 @@ class JobFieldsSerializer(UTCModelSerializer):
     overlap_policy = LenientChoiceField(Job.OverlapPolicy, required=False)
     data = JSONObjectField(required=False)
     calendars = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.CharField(trim_whitespace=False),
         required=False,
         help_text="Ids of calendars whose excluded dates and times this job does not fire in.",
     )
@@ -411,12 +419,14 @@ class JobFieldsSerializer(UTCModelSerializer):
         fields = WRITABLE_FIELDS
         extra_kwargs: dict[str, dict[str, Any]] = {
             # The id comes from the URL in the API; its own validators replace the unique check.
-            "id": {"required": False, "validators": [job_id_validator]},
+            # Identifiers are taken as sent, never trimmed: ``ghost\n`` is refused, not read as
+            # ``ghost`` (they match whole, issue 21).
+            "id": {"required": False, "validators": [job_id_validator], "trim_whitespace": False},
             # Empty group and name are derived from the id.
-            "group": {"required": False, "allow_blank": True},
+            "group": {"required": False, "allow_blank": True, "trim_whitespace": False},
             "name": {"required": False, "allow_blank": True},
             "description": {"trim_whitespace": False},
-            "handler": {"validators": [validate_handler]},
+            "handler": {"validators": [validate_handler], "trim_whitespace": False},
             "interval": {"help_text": "Fire every this many seconds instead of by cron."},
             "interval_anchor": {
                 "help_text": "The instant the interval counts from; default start_time, else the Unix epoch."

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -256,7 +257,7 @@ def upcoming_fires(rows: list[Upcoming], start: datetime, end: datetime) -> Safe
     parts = _time_axis(frame, start, end)
     for i, (job_id, fires, capped) in enumerate((r.job_id, r.fires, r.capped) for r in rows):
         y = frame.top + i * lane
-        url = reverse("admin:django_scheduler_api_job_change", args=[job_id])
+        url = reverse("admin:django_scheduler_api_job_change", args=[quote(job_id)])
         parts.append(
             format_html(
                 '<a href="{}"><text class="lane-label" x="{}" y="{}" text-anchor="end">{}</text></a>'
@@ -362,7 +363,7 @@ def run_grid(grid: list[tuple[str, list[Run]]]) -> SafeString:
             format_html(
                 '<tr data-job="{}"><th><a href="{}">{}</a></th><td>{}</td></tr>',
                 job_id,
-                job_url.replace(PLACEHOLDER, escape(job_id)),
+                job_url.replace(PLACEHOLDER, escape(quote(job_id))),
                 job_id,
                 mark_safe(cells),
             )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -40,8 +41,9 @@ def pretty_text(value: str | None) -> SafeString | str:
 
 
 def admin_link(model: str, pk: Any, label: Any) -> SafeString:
-    """A link to the admin change page of a scheduler object."""
-    url = reverse(f"admin:django_scheduler_api_{model}_change", args=[pk])
+    """A link to the admin change page of a scheduler object (its key quoted as the admin's own
+    links are, so that any stored id, one with a newline too, has a working link)."""
+    url = reverse(f"admin:django_scheduler_api_{model}_change", args=[quote(str(pk))])
     return format_html('<a href="{}">{}</a>', url, label)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
@@ -212,7 +213,8 @@ class JobAdmin(admin.ModelAdmin):
         if job._state.adding:
             return "-"
         executions = services.recent_executions(job.pk, RECENT_EXECUTIONS)
-        all_url = reverse("admin:django_scheduler_api_execution_changelist") + f"?job_id={job.pk}"
+        changelist = reverse("admin:django_scheduler_api_execution_changelist")
+        all_url = f"{changelist}?{urlencode({'job_id': job.pk})}"
         return render_to_string(
             "admin/django_scheduler_api/job/recent_executions.html",
             {"executions": executions, "all_url": all_url, "limit": RECENT_EXECUTIONS},

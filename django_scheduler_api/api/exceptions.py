@@ -35,7 +35,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):
         response.data = {"detail": " ".join(str(item) for item in response.data)}
+    elif response is not None and isinstance(response.data, dict) and "detail" not in response.data:
+        response.data = {field: messages(errors) for field, errors in response.data.items()}
     return response
+
+
+def messages(errors: Any) -> list[str]:
+    """A field's errors as the flat list of strings ``FieldErrors`` promises: DRF nests the errors
+    of a list's items by position (``{"calendars": {"0": [...]}}``) and of a nested object by key;
+    they become ``"0: message"`` and ``"0: start: message"`` (issue 21, D5)."""
+    if isinstance(errors, dict):
+        return [f"{key}: {message}" for key, value in errors.items() for message in messages(value)]
+    if isinstance(errors, list):
+        return [message for item in errors for message in messages(item)]
+    return [str(errors)]
 
 
 def _field_errors(exc: DjangoValidationError) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
 from django_scheduler_api import services
-from django_scheduler_api.models import Execution, Job
-from django_scheduler_api.validation import LenientChoiceField
+from django_scheduler_api.models import Execution, Job, group_validator, job_id_validator
+from django_scheduler_api.validation import LenientChoiceField, validate_handler_name
 
 
 class QueryFilter(serializers.Serializer):
@@ -37,8 +37,18 @@ class QueryFilter(serializers.Serializer):
 
 class JobFilter(QueryFilter):
     state = LenientChoiceField(Job.State, required=False, help_text="planned or paused, any case")
-    group = serializers.CharField(required=False, help_text="Only jobs of this group")
-    handler = serializers.CharField(required=False, help_text="Only jobs run by this handler")
+    group = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        validators=[group_validator],
+        help_text="Only jobs of this group",
+    )
+    handler = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        validators=[validate_handler_name],
+        help_text="Only jobs run by this handler",
+    )
 
     narrow = staticmethod(services.filter_jobs)
 
@@ -47,7 +57,12 @@ TRIGGER_HELP = "schedule, manual, misfire, backfill or retry"
 
 
 class ExecutionFilter(QueryFilter):
-    job = serializers.CharField(required=False, help_text="Only executions of this job id")
+    job = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        validators=[job_id_validator],
+        help_text="Only executions of this job id",
+    )
     status = LenientChoiceField(Execution.Status, required=False, help_text="queued, running, ...")
     trigger = LenientChoiceField(Execution.Trigger, required=False, help_text=TRIGGER_HELP)
 

@@ -60,6 +60,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "django_scheduler_api.api.schema.complete_answers_and_optional_nulls",
+        "django_scheduler_api.api.schema.refusals_in_the_schema",
     ],
     "TAGS": [
         {"name": "status", "description": "Is a scheduler running; job counts; links to the rest."},
@@ -269,6 +270,60 @@ def complete_answers_and_optional_nulls(result: dict[str, Any], **kwargs: Any) -
             if key not in required and not prop.get("readOnly"):
                 prop["nullable"] = True
     return result
+
+
+# Request bodies whose keys are exactly their properties: the server refuses any other key (read-only
+# keys excepted, which it ignores). A job's keys are read in any casing, so its shape stays open.
+CLOSED_REQUESTS = ("CalendarRequest", "PatchedCalendarRequest", "BackfillRequest")
+# Bodies that may carry ``id`` only as a copy of the path's: not documented as a property, which
+# would let a client (or schemathesis) send any id and get the server's 400.
+ID_IN_PATH = ("JobRequest", "PatchedJobRequest", "CalendarRequest", "PatchedCalendarRequest")
+# No text of a request may hold NUL (PostgreSQL cannot store it; the server refuses it everywhere).
+NO_NUL = "^[^\\u0000]*$"
+# ``ids`` must name at least one id: ``ids=`` or ``ids=;`` is a 400, not "every job".
+IDS_NAME_ONE = "[^,; \\t]"
+
+
+def refusals_in_the_schema(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """What the server refuses that the serializers do not tell drf-spectacular (a post-processing
+    hook), so that the schema is no wider than the server (issue 21, D5): unknown keys of closed
+    bodies, ``id`` in a body, NUL in any request string, an ``ids`` that names no id."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in CLOSED_REQUESTS:
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False
+    for name in ID_IN_PATH:
+        if name in schemas:
+            schemas[name].get("properties", {}).pop("id", None)
+            if "required" in schemas[name]:
+                schemas[name]["required"] = [key for key in schemas[name]["required"] if key != "id"]
+    for name, schema in schemas.items():
+        if name.endswith("Request"):
+            _no_nul(schema)
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", ()) if isinstance(operation, dict) else ():
+                if parameter.get("in") == "query":
+                    _no_nul(parameter.get("schema", {}))
+                if parameter.get("in") == "query" and parameter.get("name") == "ids":
+                    parameter["schema"].update(minLength=1, pattern=IDS_NAME_ONE)
+    return result
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    """Forbid NUL in every string of ``schema`` that has no pattern of its own (which excludes it)."""
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        if schema.get("format") not in ("date-time", "date", "uuid"):
+            schema["pattern"] = NO_NUL
+    for key in ("properties",):
+        for child in schema.get(key, {}).values():
+            _no_nul(child)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _no_nul(schema[key])
+    for key in ("anyOf", "oneOf", "allOf"):
+        for child in schema.get(key, ()):
+            _no_nul(child)
 
 
 def only_this_app(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:

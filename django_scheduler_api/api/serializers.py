@@ -234,6 +234,7 @@ class PreviewQuerySerializer(serializers.Serializer):
     count = serializers.IntegerField(required=False, min_value=1, default=10, validators=[at_most_max_take])
     calendar = serializers.CharField(
         required=False,
+        trim_whitespace=False,
         source="calendars",
         help_text="Calendar ids separated by , whose excluded times are skipped (read in timezone)",
     )
@@ -245,6 +246,7 @@ class PreviewQuerySerializer(serializers.Serializer):
     )
     job = serializers.CharField(
         required=False,
+        trim_whitespace=False,
         validators=[job_id_validator],
         help_text="The id of the job whose jitter delays the fires (each job's delays derive from its id)",
     )

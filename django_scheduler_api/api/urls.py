@@ -2,7 +2,8 @@
 
 A redirected POST loses its body, so each route matches both spellings itself (``/?$``) instead of
 relying on ``APPEND_SLASH``. Reversing a route gives the spelling without the slash. The last route
-answers any other path under the app's prefix with a JSON 404.
+answers any other path under the app's prefix with a JSON 404. Every view is ``guarded``: it refuses
+a client the local-host guard refuses even when the project's ``MIDDLEWARE`` lacks the guard.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from django.urls.resolvers import URLPattern
 from django_scheduler_api.api import metrics, views
 from django_scheduler_api.api.exceptions import not_found
 from django_scheduler_api.api.schema import SchemaView, swagger_asset, swagger_ui
+from django_scheduler_api.middleware import guarded
 
 
 def route(regex: str, view: Any, name: str) -> URLPattern:
-    """``regex`` with an optional trailing slash."""
-    return re_path(rf"^{regex}/?$", view, name=name)
+    """``regex`` with an optional trailing slash, to ``view`` guarded by its own local-host check."""
+    return re_path(rf"^{regex}/?$", guarded(view), name=name)
 
 
 ID = r"(?P<id>[^/]+)"
 
 urlpatterns = [
-    re_path(r"^$", views.StatusView.as_view(), name="status"),
+    re_path(r"^$", guarded(views.StatusView.as_view()), name="status"),
     route("jobs", views.JobViewSet.as_view({"get": "list"}, name="Jobs"), "job-list"),
     route(
         rf"jobs/{ID}",
@@ -65,5 +67,5 @@ urlpatterns = [
     route("schema", SchemaView.as_view(), "schema"),
     route("docs", swagger_ui, "swagger-ui"),
     route(r"docs/assets/(?P<name>[^/]+)", swagger_asset, "swagger-asset"),
-    re_path(r"^", not_found),
+    re_path(r"^", guarded(not_found)),
 ]

@@ -60,6 +60,7 @@ from django_scheduler_api.api.serializers import (
 from django_scheduler_api.conf import scheduler_settings
 from django_scheduler_api.models import JOB_ID_PATTERN, Calendar, Execution, Job, job_id_validator
 from django_scheduler_api.registry import registry
+from django_scheduler_api.validation import spelling_key
 
 PAGING_HEADERS = [
     OpenApiParameter(
@@ -465,13 +466,43 @@ class PreviewView(SchedulerAPIView, APIView):
         return Response(PreviewSerializer(services.preview(**query.validated_data)).data)
 
 
+# Body keys that name jobs. The jobs of pause, resume and trigger are chosen by the query's ``ids``
+# only; such a key in a body is a client that put its ids in the wrong place, and reading the body
+# as "no ids" would act on every job (issue 21, D2). Compared as ``spelling_key`` compares keys.
+SELECTING_KEYS = frozenset({"ids", "id", "jobs", "job", "jobids", "jobid"})
+
+
 class JobActionView(SchedulerAPIView, APIView):
-    """Pause, resume and trigger: one operation over ``?ids=``, all or nothing."""
+    """Pause, resume and trigger: one operation over ``?ids=``, all or nothing.
+
+    A body never widens the selection: pause and resume take none (any key is a 400), and a trigger
+    body that names jobs without an ``ids`` query is a 400 (docs/api.rst, "Pause, resume, trigger")."""
 
     may_not_find = True
 
     def query_parameters(self) -> set[str]:
         return {"ids"}
+
+    def no_body(self, request: Request) -> None:
+        """Refuse any key of a body (pause and resume take none; ``{}`` and no body are alike)."""
+        body = json_object(request)
+        if body:
+            message = "This endpoint takes no body: send the job ids in the query, ?ids=a,b (none: all jobs)."
+            raise ValidationError({key: [message] for key in body})
+
+    def trigger_body(self, request: Request) -> dict[str, Any]:
+        """The trigger's data; a key naming jobs without an ``ids`` query is refused (it would fire
+        every planned job with the ids merged into their data)."""
+        body = json_object(request)
+        if "ids" not in request.query_params:
+            selecting = [key for key in body if spelling_key(key) in SELECTING_KEYS]
+            if selecting:
+                message = (
+                    "Job ids go in the query (?ids=a,b), not in the body; without ids the trigger runs "
+                    "every planned job. Send ?ids= to keep this key as data."
+                )
+                raise ValidationError({key: [message] for key in selecting})
+        return body
 
 
 class PauseView(JobActionView):
@@ -479,6 +510,7 @@ class PauseView(JobActionView):
     def post(self, request: Request) -> Response:
         """Pause the jobs `ids` (none: all jobs). Fires missed while paused follow each job's
         misfire policy on resume."""
+        self.no_body(request)
         return Response({"paused": services.pause_jobs(requested_ids(request))})
 
 
@@ -486,6 +518,7 @@ class ResumeView(JobActionView):
     @document(summary="Resume jobs", request=None, parameters=[IDS], responses=ResumedSerializer)
     def post(self, request: Request) -> Response:
         """Resume the jobs `ids` (none: all jobs)."""
+        self.no_body(request)
         return Response({"resumed": services.resume_jobs(requested_ids(request))})
 
 
@@ -500,7 +533,7 @@ class TriggerView(JobActionView):
     def post(self, request: Request) -> Response:
         """Run the jobs `ids` now, outside their schedule, paused ones too (none: all planned jobs).
         The body (a JSON object, optional) is merged over each job's data."""
-        executions = services.trigger_jobs(requested_ids(request), json_object(request))
+        executions = services.trigger_jobs(requested_ids(request), self.trigger_body(request))
         triggered = TriggeredSerializer({"triggered": executions}, context={"request": request})
         return Response(triggered.data)
 

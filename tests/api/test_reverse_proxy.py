@@ -3,16 +3,20 @@ proxy on the same host").
 
 nginx relays every client from 127.0.0.1, so without the guard's rule every client would be local. The
 "outside" client is 127.0.0.2 (all traffic stays on loopback), which this test leaves out of
-``ALLOWED_NETWORKS``. nginx is configured as the README shows: ``X-Forwarded-For`` set to
-``$proxy_add_x_forwarded_for``, which appends the client's address to whatever the client sent.
+``ALLOWED_NETWORKS``. nginx runs the README's snippet as written (only the upstream's port
+differs): ``X-Forwarded-For`` set to ``$proxy_add_x_forwarded_for``, which appends the client's
+address to whatever the client sent, and ``Host`` passed on, so that a DNS-rebinding page's foreign
+host name reaches the guard (issue 21, D3).
 """
 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import socket
 import subprocess
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from django_scheduler_api.models import Job
-from tests.support import port_open, require_executable, wait_for
+from tests.support import ROOT, port_open, require_executable, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +45,23 @@ http {{
     scgi_temp_path {tmp}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        location /scheduler/ {{
-            proxy_pass http://127.0.0.1:{upstream};
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        }}
+{location}
     }}
 }}
 """
+
+
+def documented_location() -> str:
+    """The README's nginx snippet (``proxy-nginx``) as written; docs/deployment.rst shows the same."""
+    spec = importlib.util.spec_from_file_location("install_run", ROOT / "tests/install/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    return run.readme_blocks((ROOT / "README.rst").read_text())["proxy-nginx"]
+
+
+def test_the_deployment_guide_shows_the_readmes_snippet():
+    deployment = (ROOT / "docs/deployment.rst").read_text()
+    assert textwrap.indent(documented_location(), "    ") in deployment
 
 
 def free_port() -> int:
@@ -63,7 +76,9 @@ def nginx(live_server, tmp_path: Path) -> Iterator[int]:
     binary = require_executable("nginx", "nginx-light")
     port, upstream = free_port(), urlsplit(live_server.url).port
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, upstream=upstream))
+    location = documented_location().replace("127.0.0.1:8000", f"127.0.0.1:{upstream}")
+    assert f":{upstream};" in location
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, location=textwrap.indent(location, " " * 8)))
     process = subprocess.Popen(
         [binary, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
         stdout=subprocess.DEVNULL,
@@ -130,3 +145,20 @@ def test_once_the_proxy_is_trusted_only_local_clients_get_through(nginx, setting
     assert status == 200 and answer["id"] == "in"
     assert request(nginx, "GET", "/scheduler/jobs/in", source=INSIDE)[0] == 200
     assert list(Job.objects.values_list("id", flat=True)) == ["in"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("outside_is_not_local")
+def test_a_rebinding_host_through_the_proxy_is_400_json(nginx, settings):
+    """A page of ``rebound.example`` resolved to 127.0.0.1 by DNS rebinding: the browser is local
+    and sends that Host. Through the documented snippet it reaches the guard, which refuses it."""
+    settings.SCHEDULER_API = {**settings.SCHEDULER_API, "TRUSTED_PROXIES": ["127.0.0.1"]}
+    Job.objects.create(id="a", handler="tests.echo", cron_expression="0 0 12 * * ?")
+    for path in ("/scheduler/jobs", "/scheduler/executions", "/scheduler/metrics"):
+        status, answer = request(nginx, "GET", path, source=INSIDE, Host=f"rebound.example:{nginx}")
+        assert status == 400, path
+        assert answer == {"detail": "Invalid Host header: it is not one of ALLOWED_HOSTS."}
+    status, _ = request(nginx, "POST", "/scheduler/pause", source=INSIDE, Host="rebound.example")
+    assert status == 400
+    assert Job.objects.get().state == "planned"
+    assert request(nginx, "GET", "/scheduler/jobs", source=INSIDE, Host=f"localhost:{nginx}")[0] == 200

@@ -189,6 +189,44 @@ def test_no_other_file_is_served(api, name):
     assert api.get(f"{BASE}/docs/assets/{name}").status_code == 404
 
 
+# -- the schema is no wider than the server (issue 21, D5) ---------------------------------------
+
+
+def test_the_schema_refuses_what_the_server_refuses(api):
+    """Found by schemathesis: an empty ``ids``, unknown keys of calendar and backfill bodies, NUL in
+    text and a body ``id`` (which must equal the path's) were schema-valid and got a 400."""
+    schema = api.get(f"{BASE}/schema").json()
+    components = schema["components"]["schemas"]
+    for name in ("CalendarRequest", "PatchedCalendarRequest", "BackfillRequest"):
+        assert components[name]["additionalProperties"] is False, name
+    for name in ("JobRequest", "PatchedJobRequest", "CalendarRequest", "PatchedCalendarRequest"):
+        assert "id" not in components[name]["properties"], name
+    assert components["JobRequest"]["properties"]["description"]["pattern"] == "^[^\\u0000]*$"
+    for action in ("pause", "resume", "trigger"):
+        (ids,) = schema["paths"][f"{BASE}/{action}"]["post"]["parameters"]
+        assert ids["schema"]["minLength"] == 1 and ids["schema"]["pattern"] == "[^,; \\t]"
+    assert components["FieldErrors"]["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        (
+            "jobs/a",
+            {"handler": "tests.echo", "calendars": [""]},
+            {"calendars": ["0: This field may not be blank."]},
+        ),
+        ("calendars/c", {"dates": ["2026-01-01", 5]}, None),
+    ],
+)
+def test_per_item_errors_are_flat_field_errors(api, db, path, body, expected):
+    """``{"calendars": {"0": [...]}}`` did not match ``BadRequest``: items' errors are flattened."""
+    answer = api.post(f"{BASE}/{path}", body, format="json").json()
+    assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in answer.values()), answer
+    if expected is not None:
+        assert answer == expected
+
+
 # -- schemathesis -------------------------------------------------------------------------------
 
 # Cases per operation of the negative run (16 operations): enough to find the classic 500s (a NUL,
