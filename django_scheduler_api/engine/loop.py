@@ -96,6 +96,10 @@ class Scheduler:
         self._next_maintenance = 0.0
         self._unmarked: list[dispatch.Batch] = []  # pushed at their instant, marked sent next pass
         self._failures = 0  # errors of the database or broker in a row
+        # django-q2's ``sync`` option (development) runs a task where it is made: then the tasks are
+        # made after the claim commits, one thread claims, nothing is handed over early. Read once,
+        # here: the production path (tasks made in the claim) is the one taken otherwise.
+        self._inline = dispatch.runs_inline()
         self._unpushed: list[Execution] = []  # claimed, but the broker refused them: sent next pass
         self._blocked = False  # the last claim found due jobs, all locked by another scheduler
         self._pace = FIRST_PACE  # fires a second this scheduler sends, as last measured (``lead``)
@@ -250,7 +254,7 @@ class Scheduler:
         batch = dispatch.Batch(start_at=instant)
         # The rows are recorded as sent, their tasks made in the claim (not with ``sync``, where a
         # task runs as it is made: then they are made after the commit and marked sent after).
-        prepare = None if dispatch.runs_inline() else batch.prepare
+        prepare = None if self._inline else batch.prepare
         claim = store.claim_due(
             instant, node=self.node, limit=limit, threshold=threshold, record_sent=prepare
         )
@@ -295,7 +299,7 @@ class Scheduler:
         """How many threads claim a crowd: ``DISPATCH_THREADS`` where claims skip each other's rows
         (``SKIP LOCKED``: PostgreSQL, MariaDB), else one; one with django-q2's ``sync`` option, which
         runs each task in the thread that sends it."""
-        if dispatch.runs_inline() or not connection.features.has_select_for_update_skip_locked:
+        if self._inline or not connection.features.has_select_for_update_skip_locked:
             return 1
         return int(scheduler_settings.DISPATCH_THREADS)
 
@@ -355,7 +359,7 @@ class Scheduler:
         """
         base = float(scheduler_settings.LOOKAHEAD)
         most = float(scheduler_settings.LOOKAHEAD_MAX)
-        if dispatch.runs_inline():
+        if self._inline:
             return base
         base += dispatch.pickup_delay()
         if most <= 0:

@@ -1,5 +1,5 @@
 """The signals: job_paused and job_resumed from services (any front end), once per change, after
-commit; execution_started and execution_finished from the worker (sync mode here; a real qcluster
+commit; execution_started and execution_finished from the worker (in this process here; a real qcluster
 in test_worker_signals)."""
 
 from __future__ import annotations
