@@ -13,6 +13,22 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if IN_CI:
     hypothesis_settings.load_profile("ci")
 
+# The fixtures that give a test the database (directly or through another fixture).
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need the test database (``database``) or the real Quartz in a JVM
+    (``quartz``), so that ``-m "not database and not quartz"`` selects the in-process unit tests
+    (``make mutate`` runs those)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & DATABASE_FIXTURES or item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.database)
+        if "quartz" in fixtures:
+            item.add_marker(pytest.mark.quartz)
+
 
 @pytest.fixture
 def qcluster(transactional_db, monkeypatch):
