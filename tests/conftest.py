@@ -14,7 +14,9 @@ if IN_CI:
     hypothesis_settings.load_profile("ci")
 
 # The fixtures that give a test the database (directly or through another fixture).
-DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"})
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
