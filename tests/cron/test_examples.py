@@ -149,11 +149,13 @@ def test_a_two_hour_gap_sets_the_following_hour() -> None:
         ("0 0 0 * 1 ?", (2026, 5, 10, 12, 0, 0), (2027, 1, 1, 0, 0, 0)),  # no month left in the year
         ("0 0 5 * * ?", (2026, 1, 31, 6, 0, 0), (2026, 2, 1, 5, 0, 0)),  # no hour left in the day
         ("0 0 0 L * ?", (2026, 12, 31, 1, 0, 0), (2027, 1, 31, 0, 0, 0)),  # no day left in the month
+        ("0 * * * * ?", (2026, 1, 1, 0, 0, 30), (2026, 1, 1, 0, 1, 0)),  # no second left in the minute
+        ("0 15 * * * ?", (2026, 1, 1, 23, 30, 0), (2026, 1, 2, 0, 15, 0)),  # no minute left at 23:xx
     ],
 )
 def test_both_searches_carry_into_the_next_day_month_and_year(text: str, start: tuple, found: tuple) -> None:
-    """The stepwise search (used on daylight-saving days) restarts at midnight of the next day, month
-    or year, as the fast search does; without a clock change both find the same wall time."""
+    """The stepwise search (used on daylight-saving days) restarts at the start of the next minute,
+    day, month or year, as the fast search does; without a clock change both find the same wall time."""
     search = CronExpression(text)._search
     assert search.fast(start) == found
     assert search.stepwise(start, lambda wall: wall) == found
