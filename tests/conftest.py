@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import settings as hypothesis_settings
 
@@ -50,3 +52,17 @@ def qcluster(transactional_db, monkeypatch):
 def make_job(db):
     """``factories.make_job`` for tests that take it as a fixture (it needs the database)."""
     return factories.make_job
+
+
+@pytest.fixture
+def machine_zone(monkeypatch):
+    """``machine_zone("Asia/Kolkata")`` sets the process's local time zone (``TZ``) for the test, as
+    on a server not set to UTC; Django's own (``TIME_ZONE``) is back afterwards."""
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from types import SimpleNamespace
@@ -183,19 +182,6 @@ def test_a_one_shot_job_s_upcoming_fires_are_its_one_instant():
     assert list(islice(fires_after(Schedule(""), T0, previous_fire_time=T0 - MINUTE), 5)) == []
     every_minute = list(islice(fires_after(EVERY_MINUTE, T0 + timedelta(seconds=1)), 3))
     assert every_minute == [T0 + MINUTE, T0 + 2 * MINUTE, T0 + 3 * MINUTE]
-
-
-@pytest.fixture
-def machine_zone(monkeypatch):
-    """Sets the process's local time zone (``TZ``) for the test, as on a server not set to UTC."""
-
-    def set_zone(name: str) -> None:
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-
-    yield set_zone
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_fire_times_are_utc_whatever_the_machine_s_zone(machine_zone):
