@@ -159,3 +159,17 @@ def test_both_searches_carry_into_the_next_day_month_and_year(text: str, start: 
     search = CronExpression(text)._search
     assert search.fast(start) == found
     assert search.stepwise(start, lambda wall: wall) == found
+
+
+def test_nearest_weekday_to_a_saturday() -> None:
+    """``15W`` on Saturday 15 August 2026 is Friday the 14th; ``1W`` on Saturday 1 August is Monday
+    the 3rd (the Friday before would leave the month)."""
+    assert fires("0 0 12 15W * ?", utc(2026, 8, 1), 2) == ["2026-08-14T12:00:00Z", "2026-09-15T12:00:00Z"]
+    assert fires("0 0 12 1W * ?", utc(2026, 7, 15), 2) == ["2026-08-03T12:00:00Z", "2026-09-01T12:00:00Z"]
+
+
+def test_nth_weekday_of_the_month() -> None:
+    """``6#3``: the third Friday; ``3#5``: the fifth Tuesday, the month's last day in March 2026, and
+    months without one are skipped (the next is June)."""
+    assert fires("0 0 12 ? * 6#3", utc(2026, 3, 1), 2) == ["2026-03-20T12:00:00Z", "2026-04-17T12:00:00Z"]
+    assert fires("0 0 12 ? * 3#5", utc(2026, 3, 1), 2) == ["2026-03-31T12:00:00Z", "2026-06-30T12:00:00Z"]
