@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import settings as hypothesis_settings
 
@@ -12,6 +14,24 @@ from tests.support import IN_CI, start_qcluster
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if IN_CI:
     hypothesis_settings.load_profile("ci")
+
+# The fixtures that give a test the database (directly or through another fixture).
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need the test database (``database``) or the real Quartz in a JVM
+    (``quartz``), so that ``-m "not database and not quartz"`` selects the in-process unit tests
+    (``make mutate`` runs those)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & DATABASE_FIXTURES or item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.database)
+        if "quartz" in fixtures:
+            item.add_marker(pytest.mark.quartz)
 
 
 @pytest.fixture
@@ -52,3 +72,17 @@ def sync_mode(monkeypatch):
 def make_job(db):
     """``factories.make_job`` for tests that take it as a fixture (it needs the database)."""
     return factories.make_job
+
+
+@pytest.fixture
+def machine_zone(monkeypatch):
+    """``machine_zone("Asia/Kolkata")`` sets the process's local time zone (``TZ``) for the test, as
+    on a server not set to UTC; Django's own (``TIME_ZONE``) is back afterwards."""
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()

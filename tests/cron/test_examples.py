@@ -105,3 +105,71 @@ def test_impossible_schedule_ends() -> None:
 def test_naive_after_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         CronExpression("* * * * * ?").next_fire_time(datetime(2026, 1, 1))
+
+
+# Cases of the search's less travelled paths (each checked against Quartz 2.3.2 when written).
+
+
+def test_new_year_is_found_from_any_month() -> None:
+    """The search runs out of months and moves to the next year's 1 January at midnight."""
+    assert fires("0 0 0 1 1 ?", utc(2026, 3, 2, 10), 2) == ["2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z"]
+    assert fires("0 0 0 1 1 ?", utc(2026, 10, 24, 12), 1, "Europe/Berlin") == ["2026-12-31T23:00:00Z"]
+
+
+def test_a_daylight_saving_day_in_2099_still_fires() -> None:
+    """2099 is Quartz's last year, not past it: its spring-forward day is searched like any other."""
+    assert fires("0 30 2 * * ?", utc(2099, 3, 28, 12), 2, "Europe/Berlin") == [
+        "2099-03-30T00:30:00Z",
+        "2099-03-31T00:30:00Z",
+    ]
+    assert fires("0 0 1 * * ?", utc(2099, 3, 28, 12), 1, "Europe/Berlin") == ["2099-03-29T00:00:00Z"]
+
+
+def test_an_hour_moved_by_the_gap_then_the_next_selected_hour() -> None:
+    """Quartz sets 02:00 on Berlin's spring-forward day, reads 03:00, and fires at 03:00 CEST."""
+    assert fires("0 0 2,3 * * ?", utc(2026, 3, 28, 23, 30), 2, "Europe/Berlin") == [
+        "2026-03-29T01:00:00Z",
+        "2026-03-30T00:00:00Z",
+    ]
+
+
+def test_a_two_hour_gap_sets_the_following_hour() -> None:
+    """Troll jumps from 01:00 to 03:00: Quartz sets 01:00, reads 03:00, sets 02:00 and reads 04:00
+    (``setCalendarHour``), so the 03:00 fire of that day is passed over."""
+    assert fires("0 0 1,3,4 * * ?", utc(2026, 3, 28, 12), 2, "Antarctica/Troll") == [
+        "2026-03-29T02:00:00Z",
+        "2026-03-29T23:00:00Z",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "found"),
+    [
+        ("0 0 0 1 1 ?", (2026, 3, 2, 10, 0, 0), (2027, 1, 1, 0, 0, 0)),  # months, then December's end
+        ("0 0 0 * 1 ?", (2026, 5, 10, 12, 0, 0), (2027, 1, 1, 0, 0, 0)),  # no month left in the year
+        ("0 0 5 * * ?", (2026, 1, 31, 6, 0, 0), (2026, 2, 1, 5, 0, 0)),  # no hour left in the day
+        ("0 0 0 L * ?", (2026, 12, 31, 1, 0, 0), (2027, 1, 31, 0, 0, 0)),  # no day left in the month
+        ("0 * * * * ?", (2026, 1, 1, 0, 0, 30), (2026, 1, 1, 0, 1, 0)),  # no second left in the minute
+        ("0 15 * * * ?", (2026, 1, 1, 23, 30, 0), (2026, 1, 2, 0, 15, 0)),  # no minute left at 23:xx
+    ],
+)
+def test_both_searches_carry_into_the_next_day_month_and_year(text: str, start: tuple, found: tuple) -> None:
+    """The stepwise search (used on daylight-saving days) restarts at the start of the next minute,
+    day, month or year, as the fast search does; without a clock change both find the same wall time."""
+    search = CronExpression(text)._search
+    assert search.fast(start) == found
+    assert search.stepwise(start, lambda wall: wall) == found
+
+
+def test_nearest_weekday_to_a_saturday() -> None:
+    """``15W`` on Saturday 15 August 2026 is Friday the 14th; ``1W`` on Saturday 1 August is Monday
+    the 3rd (the Friday before would leave the month)."""
+    assert fires("0 0 12 15W * ?", utc(2026, 8, 1), 2) == ["2026-08-14T12:00:00Z", "2026-09-15T12:00:00Z"]
+    assert fires("0 0 12 1W * ?", utc(2026, 7, 15), 2) == ["2026-08-03T12:00:00Z", "2026-09-01T12:00:00Z"]
+
+
+def test_nth_weekday_of_the_month() -> None:
+    """``6#3``: the third Friday; ``3#5``: the fifth Tuesday, the month's last day in March 2026, and
+    months without one are skipped (the next is June)."""
+    assert fires("0 0 12 ? * 6#3", utc(2026, 3, 1), 2) == ["2026-03-20T12:00:00Z", "2026-04-17T12:00:00Z"]
+    assert fires("0 0 12 ? * 3#5", utc(2026, 3, 1), 2) == ["2026-03-31T12:00:00Z", "2026-06-30T12:00:00Z"]

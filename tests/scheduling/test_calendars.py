@@ -198,6 +198,9 @@ def _days_of(year: int) -> list[date]:
 def test_a_range_to_the_end_of_time_leaves_no_fire():
     forever = CalendarRules("forever", date_ranges=((date(2026, 1, 1), date(9999, 12, 31)),))
     assert next_fire_time(Schedule(interval=60, calendars=(forever,)), utc(2026, 1, 1)) is None
+    # Ending at the horizon (the last day's midnight) is as late: the search stops there.
+    to_horizon = CalendarRules("to-horizon", date_ranges=((date(2026, 1, 1), date(9999, 12, 30)),))
+    assert next_fire_time(Schedule(interval=60, calendars=(to_horizon,)), utc(2026, 1, 1)) is None
 
 
 def test_an_excluded_one_shot_does_not_fire():

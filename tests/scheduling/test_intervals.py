@@ -56,6 +56,9 @@ def test_the_anchor_is_the_first_fire_and_sets_the_phase():
     assert fires(schedule, T0, 3) == [anchor, anchor + 10 * S, anchor + 20 * S]
     # Strictly after: a fire exactly at ``after`` is not the next one.
     assert next_fire_time(schedule, anchor + 10 * S) == anchor + 20 * S
+    # An anchor many intervals away: nothing fires before it (no fire counted back from it).
+    tomorrow = T0 + timedelta(days=1)
+    assert next_fire_time(Schedule(interval=10, interval_anchor=tomorrow), T0) == tomorrow
 
 
 def test_start_time_is_the_anchor_when_none_is_given():

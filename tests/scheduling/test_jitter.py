@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_scheduler_api import services
 from django_scheduler_api.declared import sync_declared_jobs
 from django_scheduler_api.models import Job
-from django_scheduler_api.planning import Schedule, jitter_delay, plan_due_job
+from django_scheduler_api.planning import Schedule, jitter_delay, next_fire_time, plan_due_job
 from tests.admin.conftest import form_data
 from tests.api.conftest import BASE
 from tests.scheduling.test_intervals import fires
@@ -76,6 +76,60 @@ def test_planning_a_due_jittered_fire_moves_to_the_next_delayed_one():
     plan = plan_due_job(schedule, first, first, misfire_policy="do_nothing", threshold=timedelta(seconds=60))
     assert [f.scheduled for f in plan.fires] == [first]
     assert plan.next_fire_time == second
+
+
+def test_the_delays_are_pinned_so_every_scheduler_version_computes_the_same_instants():
+    """The delay is the fire's time everywhere (the exactly-once key): a change to how it is derived
+    (docs/scheduling.rst: the first 8 bytes of a SHA-256 of the job's id and the fire's time) would
+    move every jittered job's fires when schedulers of two versions run side by side."""
+    nightly = Schedule("0 0 0 * * ?", jitter=900, jitter_key="reports.agent-7")
+    midnights = [datetime(2026, 3, d, tzinfo=UTC) for d in (2, 3, 4)]
+    assert [jitter_delay(nightly, m) for m in midnights] == [
+        timedelta(seconds=542, milliseconds=225),
+        timedelta(seconds=355, milliseconds=74),
+        timedelta(seconds=463, milliseconds=893),
+    ]
+    # Bounded by the next second, not by the jitter: the modulus is the gap in milliseconds.
+    every_second = Schedule("* * * * * ?", jitter=3600, jitter_key="x")
+    assert [jitter_delay(every_second, T0 + k * S) for k in range(3)] == [
+        timedelta(milliseconds=901),
+        timedelta(milliseconds=517),
+        timedelta(milliseconds=616),
+    ]
+
+
+def test_a_delay_stays_below_the_next_fire_and_within_the_jitter_to_the_millisecond():
+    every_second = Schedule("* * * * * ?", jitter=3600, jitter_key="x")
+    assert max(jitter_delay(every_second, T0 + k * S) for k in range(1000)) < S
+    one_second = Schedule(EVERY_MINUTE, jitter=1, jitter_key="x")
+    assert max(jitter_delay(one_second, T0 + timedelta(minutes=k)) for k in range(1000)) <= S
+
+
+def test_a_schedule_without_jitter_is_on_time():
+    assert jitter_delay(Schedule(EVERY_MINUTE), T0) == timedelta(0)
+    assert next_fire_time(Schedule(EVERY_MINUTE), T0 - S) == T0
+
+
+def test_a_one_shot_job_is_delayed_within_its_jitter():
+    """No next time bounds the delay of a one-shot's only fire: the jitter does."""
+    once = Schedule(start_time=T0, jitter=30, jitter_key="once")
+    assert next_fire_time(once, T0 - timedelta(hours=1)) == T0 + timedelta(seconds=25, milliseconds=397)
+
+
+def test_a_jittered_job_past_its_end_time_has_no_next_fire():
+    ended = Schedule(EVERY_MINUTE, end_time=T0, jitter=20, jitter_key="j")
+    assert next_fire_time(ended, T0) is None
+    fired_once = Schedule(start_time=T0, jitter=20, jitter_key="j")
+    assert next_fire_time(fired_once, T0, previous_fire_time=T0) is None
+
+
+def test_the_delay_does_not_depend_on_the_machine_s_zone(machine_zone):
+    """Two schedulers on servers set to different zones delay a fire alike (the fire's instant is
+    hashed in UTC)."""
+    schedule = Schedule(EVERY_MINUTE, jitter=30, jitter_key="a")
+    in_utc = jitter_delay(schedule, T0)
+    machine_zone("Asia/Kolkata")
+    assert jitter_delay(schedule, T0) == in_utc
 
 
 # -- front ends ----------------------------------------------------------------------------------
