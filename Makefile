@@ -82,15 +82,16 @@ chaos: $(VENV)/.installed
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 # Mutation testing of the pure scheduling code (BENCHMARKS.md "Mutation testing"): mutmut 3.8 changes
-# planning.py, the cron search and its day rules one mutation at a time and runs the in-process unit tests that reach
-# the changed function; a mutant no test fails survived. Its configuration is setup.cfg's [mutmut]:
+# planning.py, the cron search and its day rules one mutation at a time and runs the in-process unit
+# tests that reach the changed function; a mutant no test fails survived. Its configuration is
+# setup.cfg's [mutmut]:
 # process_isolation = forkserver (each mutant's tests start from a process that has run no test, so
 # lru_caches such as plan_due_job's cannot answer with unmutated results), manage.py copied into
 # mutants/ (pytest-django puts the nearest manage.py's folder first on sys.path; without the copy the
 # tests import the unmutated package and no mutant has a test), and `-m "not database and not quartz"`
 # (the markers tests/conftest.py sets: no test database, no JVM). One module at a time, MUTATE_JOBS
 # workers; prints each module's score, with tests/mutation_equivalents.txt's mutants set aside, and
-# fails below MUTATE_MIN %. About 10 minutes on 2 busy cores (planning 2, cron.search 5, cron.days 3);
+# fails below MUTATE_MIN %. 8 to 14 minutes on 2 busy cores (planning 2, cron.search 5, cron.days 3+);
 # MUTATE_MODULES=planning runs one module. cron.zones is left out: 54 % (its gaps: BENCHMARKS.md).
 MUTATE_MODULES ?= planning cron.search cron.days
 MUTATE_JOBS    ?= 2
