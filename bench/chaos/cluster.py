@@ -105,11 +105,14 @@ class Cluster:
         raise RuntimeError(f"the deployment did not come up; logs in {self.dir}")
 
     def close(self) -> None:
-        self.supervisor.stop()
-        self.redis.destroy()
-        self.postgres.destroy()
-        for namespace in self.namespaces.values():
-            namespace.destroy()
+        """Stop everything this run started, each step even if one before it failed."""
+        steps = [self.supervisor.stop, self.redis.destroy, self.postgres.destroy]
+        steps += [namespace.destroy for namespace in self.namespaces.values()]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # the next step must run all the same
+                print(f"cleanup: {step.__qualname__} failed: {exc!r}", file=sys.stderr)
         if not self.keep:
             subprocess.run(["rm", "-rf", str(self.dir)], check=False)
 
@@ -117,7 +120,8 @@ class Cluster:
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(**self.postgres.dsn()) as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
 
     def program(self, name: str) -> Managed:
         return self.supervisor.programs[name]

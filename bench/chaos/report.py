@@ -194,10 +194,10 @@ def count(
         1 for row in rows if row[3] in ("running", "lost") and row[0] in ends and row[0] not in died_ids
     )
     if died:
-        gap = max(fault.began - ends[row[0]] for row in died)
+        gap = max(0.0, *(fault.began - ends[row[0]] for row in died))
         notes.append(
             f"{len(died)} lost executions had run their handler, which ended at most {gap * 1000:.0f} ms "
-            "before its worker was killed (the outcome was not yet written)"
+            "before its worker was killed (the outcome was not yet written: recorded lost)"
         )
     found_in = max((row[4] - fault.healed for row in lost_rows), default=None)
     late_found = Counter()

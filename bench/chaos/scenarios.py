@@ -84,6 +84,7 @@ def _session(cluster: Cluster, name: str) -> set[int]:
 def _kill(cluster: Cluster, name: str, fault: Fault) -> str:
     """SIGKILL a program's session; the evidence that every process of it is gone ('' if not)."""
     pids = _session(cluster, name)
+    fault.began = time.time()  # the kill's moment: handlers that ended before it are measured from it
     cluster.program(name).signal(signal.SIGKILL, group=True)
     fault.killed |= pids
     left = _gone(pids)
