@@ -197,6 +197,8 @@ class Cluster:
         """The path prefix of scheduler ``name``'s barrier files (``barrier.py``)."""
         return str(self.dir / f"barrier-{name}")
 
-    def queued_tasks(self) -> int:
+    def queued_tasks(self) -> set[bytes]:
+        """The task packages waiting in the suite's django-q2 queue(s) in Redis."""
         client = self.redis.client()
-        return sum(client.llen(key) for key in client.scan_iter("*chaos*") if client.type(key) == b"list")
+        keys = [key for key in client.scan_iter("*chaos*") if client.type(key) == b"list"]
+        return {package for key in keys for package in client.lrange(key, 0, -1)}
