@@ -2,13 +2,14 @@
 
 The scenarios "frozen in its claim" and "partition" must stop a scheduler while its claim
 transaction holds job rows locked. A claim is a few milliseconds a second, so catching it from
-outside is luck. Instead, each ``run_scheduler`` of the suite (``CHAOS_BARRIER`` set in its
+outside is luck. Instead, each ``run_scheduler`` of the suite (both share one arm: the fires of an
+instant go to whichever wakes first, so the next fire stops one of them) (``CHAOS_BARRIER`` set in its
 environment by ``cluster.Cluster``) gets a Django *execute wrapper* (``connection.execute_wrappers``,
 added on ``connection_created`` by ``apps.ChaosConfig.ready``) that looks at every statement after
 it ran. When the harness has armed the barrier (created the file ``<CHAOS_BARRIER>.armed``) and the
 statement is the claim's ``SELECT ... FOR UPDATE SKIP LOCKED`` of due jobs that locked at least
 one row, the wrapper takes the arm (one claim only), writes what it holds to
-``<CHAOS_BARRIER>.held`` (JSON: process id, PostgreSQL backend pid, rows locked, time) and sends
+``<CHAOS_BARRIER>.held`` (JSON: its name, process id, PostgreSQL backend pid, rows locked, time) and sends
 the process ``SIGSTOP``: the process stops between the claim's lock and its insert, as a GC pause or
 a stopped VM would stop it, every time. The harness then checks from the database (``pgrowlocks``)
 that the stopped scheduler's session really holds those row locks before it counts the fault as
@@ -62,6 +63,7 @@ def _claim_barrier(execute, sql, params, many, context):
     except FileNotFoundError:
         return result
     held = {
+        "name": os.environ.get("CHAOS_ROLE", ""),
         "pid": os.getpid(),
         "backend_pid": context["connection"].connection.info.backend_pid,
         "rows": rows,

@@ -32,6 +32,7 @@ class Held:
 
     landed: bool
     evidence: str
+    name: str = ""  # the scheduler stopped
     backend: int = 0
     at: float = 0.0  # when the process stopped itself (Unix time)
 
@@ -68,7 +69,7 @@ class Cluster:
             prefix = namespace.prefix() if namespace else []
             host = namespace.host_address if namespace else HOST
             command = [*prefix, sys.executable, "-m", "django", "run_scheduler", "--node-name", name]
-            env = {**self.env(host, name), BARRIER: self.barrier(name)}
+            env = {**self.env(host, name), BARRIER: self.barrier()}
             self.supervisor.add(Managed(name, command, env, self.dir / f"{name}.log", cwd=ROOT))
         command = [sys.executable, "-m", "django", "qcluster"]
         self.supervisor.add(
@@ -135,21 +136,24 @@ class Cluster:
         except psutil.Error:
             return 0.0
 
-    def stop_in_claim(self, name: str, timeout: float = 30) -> Held:
-        """Stop scheduler ``name`` inside a claim that holds job rows locked, and prove it.
+    def stop_in_claim(self, timeout: float = 30) -> Held:
+        """Stop a scheduler inside a claim that holds job rows locked, and prove it.
 
-        Arms the scheduler's barrier (``barrier.py``): its next claim that locks due jobs sends
-        its own process ``SIGSTOP`` right after the ``SELECT ... FOR UPDATE SKIP LOCKED``. Then
-        checks from outside that it landed: the process is stopped (``T``), its backend is idle in
-        a transaction, and ``pgrowlocks`` finds the job rows locked by that backend. ``Held.landed``
-        is False (and the process is let go) when any of these is missing.
+        Arms the barrier the two schedulers share (``barrier.py``): the next claim of either that
+        locks due jobs takes the arm (one only: the file is unlinked) and sends its own process
+        ``SIGSTOP`` right after the ``SELECT ... FOR UPDATE SKIP LOCKED``. Both are armed because
+        the fires of an instant go to whichever scheduler wakes first: an arm on one alone waited
+        30 s in vain when the other won every race. Then checks from outside that it landed: the
+        process is stopped (``T``), its backend is idle in a transaction, and ``pgrowlocks`` finds
+        the job rows locked by that backend. ``Held.landed`` is False (and the process is let go)
+        when any of these is missing.
         """
         import psutil
 
-        base = self.barrier(name)
-        Path(base + ".held").unlink(missing_ok=True)
-        Path(base + ".armed").touch()
+        base = self.barrier()
         held_file = Path(base + ".held")
+        held_file.unlink(missing_ok=True)
+        Path(base + ".armed").touch()
         deadline = time.monotonic() + timeout
         while not held_file.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -159,8 +163,9 @@ class Cluster:
             except FileNotFoundError:  # taken just now: the claim is stopping
                 time.sleep(1)
             if not held_file.exists():
-                return Held(False, f"no claim of {name} locked a row within {timeout:.0f} s")
+                return Held(False, f"no scheduler's claim locked a row within {timeout:.0f} s")
         held = json.loads(held_file.read_text())
+        name = held["name"]
         process = psutil.Process(held["pid"])
         while process.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline + 5:
             time.sleep(0.001)
@@ -181,7 +186,7 @@ class Cluster:
         )
         if not landed:
             self.program(name).signal(signal.SIGCONT)
-        return Held(landed, evidence, backend, held["at"])
+        return Held(landed, evidence, name, backend, held["at"])
 
     def session_ended(self, backend: int, since: float, timeout: float) -> float | None:
         """Seconds from ``since`` until PostgreSQL ended session ``backend`` (None: not within
@@ -193,9 +198,9 @@ class Cluster:
             time.sleep(0.05)
         return None
 
-    def barrier(self, name: str) -> str:
-        """The path prefix of scheduler ``name``'s barrier files (``barrier.py``)."""
-        return str(self.dir / f"barrier-{name}")
+    def barrier(self) -> str:
+        """The path prefix of the schedulers' barrier files (``barrier.py``)."""
+        return str(self.dir / "barrier")
 
     def queued_tasks(self) -> set[bytes]:
         """The task packages waiting in the suite's django-q2 queue(s) in Redis."""

@@ -262,38 +262,37 @@ def _claim_released(cluster: Cluster, held, fault: Fault) -> None:
 
 
 def frozen_scheduler(cluster: Cluster, start: float, d: dict) -> Fault:
-    name = SCHEDULERS[0]
-    held = cluster.stop_in_claim(name)
+    """SIGSTOP a scheduler inside its claim (whichever claims the next fire), SIGCONT after a while."""
+    held = cluster.stop_in_claim()
     fault = Fault(held.at or time.time())
     if not held.landed:
         return fault.verified(False, held.evidence)
     _claim_released(cluster, held, fault)
     time.sleep(max(0.0, fault.began + d["frozen"] - time.time()))
-    cluster.program(name).signal(signal.SIGCONT)
+    cluster.program(held.name).signal(signal.SIGCONT)
     fault.healed = time.time()
     fault.notes.append(
-        f"SIGSTOP chaos-a inside its claim for {fault.healed - fault.began:.0f} s, then SIGCONT"
+        f"SIGSTOP {held.name} inside its claim for {fault.healed - fault.began:.0f} s, then SIGCONT"
     )
     return fault.verified(True, held.evidence)
 
 
 def partition(cluster: Cluster, start: float, d: dict) -> Fault:
-    """Cut chaos-a's link while its claim holds job rows locked, for longer than NODE_TIMEOUT."""
-    name = SCHEDULERS[0]
-    namespace = cluster.namespaces[name]
-    held = cluster.stop_in_claim(name)
+    """Cut a scheduler's link while its claim holds job rows locked, for longer than NODE_TIMEOUT."""
+    held = cluster.stop_in_claim()
     fault = Fault(held.at or time.time())
     if not held.landed:
         return fault.verified(False, held.evidence)
+    namespace = cluster.namespaces[held.name]
     namespace.cut()
     unreachable = not namespace.reaches(cluster.postgres.port)
-    cluster.program(name).signal(signal.SIGCONT)
+    cluster.program(held.name).signal(signal.SIGCONT)
     _claim_released(cluster, held, fault)
     time.sleep(max(0.0, fault.began + d["partition"] - time.time()))
     namespace.heal()
     fault.healed = time.time()
     fault.notes.append(
-        f"chaos-a's link down during its claim for {fault.healed - fault.began:.0f} s, then up"
+        f"{held.name}'s link down during its claim for {fault.healed - fault.began:.0f} s, then up"
     )
     evidence = (
         f"{held.evidence}; link {namespace.outer} cut "
