@@ -77,7 +77,8 @@ bench: $(VENV)/.installed
 
 # The chaos suite (bench/chaos, BENCHMARKS.md "Reliability"): its own PostgreSQL cluster and Redis on
 # spare ports, 2 schedulers and a qcluster, one fault per scenario, one table (about 10 minutes;
-# CHAOS_ARGS=--quick for short versions). The network partition needs root (ip netns).
+# CHAOS_ARGS=--quick for short versions). Each row says how its fault was verified; a scenario whose
+# fault did not land fails, and so does the target. The network partition needs root (ip netns).
 chaos: $(VENV)/.installed
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 

@@ -8,4 +8,8 @@ fault, lets the backlog drain and counts three things: the fires the schedules n
 ``Execution`` rows, and the real handler runs (each handler appends a line to a file with
 ``O_APPEND``). A supervisor restarts any process that exits, as systemd's ``Restart=always``
 would, and counts the exits the harness did not cause.
+
+Every fault is verified where it lands (a killed process is gone, a stopped server refuses
+connections, a scheduler stopped inside its claim holds its row locks: ``barrier.py`` stops it
+there deterministically); a scenario whose fault did not land fails.
 """

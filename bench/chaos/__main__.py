@@ -1,7 +1,8 @@
 """``python -m bench.chaos [--quick] [--only NAME] [--keep]``: run the chaos suite, print one table.
 
-Exit status 1 when any scenario missed a fire, ran one twice, left an execution stuck or saw a
-process exit on its own.
+Exit status 1 when any scenario missed a fire, ran one twice, left an execution stuck, saw a process
+exit on its own, found lost executions later than the engine documents, or when its fault did not
+land as the scenario names it (each row says how the fault was verified).
 """
 
 from __future__ import annotations

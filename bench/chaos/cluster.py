@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
+from bench.chaos.barrier import BARRIER
 from bench.chaos.handlers import RUN_LOG
 from bench.chaos.services import HOST, Namespace, Postgres, Redis
 from bench.chaos.supervisor import Managed, Supervisor
@@ -21,6 +24,17 @@ SCHEDULERS = ("chaos-a", "chaos-b")
 QCLUSTER = "qcluster"
 EXECUTIONS = "django_scheduler_api_execution"
 JOBS = "django_scheduler_api_job"
+
+
+@dataclass
+class Held:
+    """A scheduler stopped inside its claim (``Cluster.stop_in_claim``): whether it was proved."""
+
+    landed: bool
+    evidence: str
+    name: str = ""  # the scheduler stopped
+    backend: int = 0
+    at: float = 0.0  # when the process stopped itself (Unix time)
 
 
 class Cluster:
@@ -49,14 +63,14 @@ class Cluster:
         subprocess.run(
             [sys.executable, "-m", "django", "migrate", "-v0"], cwd=ROOT, env=os.environ, check=True
         )
+        self.sql("CREATE EXTENSION IF NOT EXISTS pgrowlocks")  # proves a stopped claim's row locks
         for name in SCHEDULERS:
             namespace = self.namespaces.get(name)
             prefix = namespace.prefix() if namespace else []
             host = namespace.host_address if namespace else HOST
             command = [*prefix, sys.executable, "-m", "django", "run_scheduler", "--node-name", name]
-            self.supervisor.add(
-                Managed(name, command, self.env(host, name), self.dir / f"{name}.log", cwd=ROOT)
-            )
+            env = {**self.env(host, name), BARRIER: self.barrier()}
+            self.supervisor.add(Managed(name, command, env, self.dir / f"{name}.log", cwd=ROOT))
         command = [sys.executable, "-m", "django", "qcluster"]
         self.supervisor.add(
             Managed(QCLUSTER, command, self.env(HOST, QCLUSTER), self.dir / "qcluster.log", cwd=ROOT)
@@ -92,11 +106,14 @@ class Cluster:
         raise RuntimeError(f"the deployment did not come up; logs in {self.dir}")
 
     def close(self) -> None:
-        self.supervisor.stop()
-        self.redis.destroy()
-        self.postgres.destroy()
-        for namespace in self.namespaces.values():
-            namespace.destroy()
+        """Stop everything this run started, each step even if one before it failed."""
+        steps = [self.supervisor.stop, self.redis.destroy, self.postgres.destroy]
+        steps += [namespace.destroy for namespace in self.namespaces.values()]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # the next step must run all the same
+                print(f"cleanup: {step.__qualname__} failed: {exc!r}", file=sys.stderr)
         if not self.keep:
             subprocess.run(["rm", "-rf", str(self.dir)], check=False)
 
@@ -104,7 +121,8 @@ class Cluster:
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(**self.postgres.dsn()) as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
 
     def program(self, name: str) -> Managed:
         return self.supervisor.programs[name]
@@ -118,34 +136,74 @@ class Cluster:
         except psutil.Error:
             return 0.0
 
-    def freeze_in_claim(self, name: str, timeout: float = 30) -> bool:
-        """SIGSTOP scheduler ``name`` while its claim transaction holds job rows locked.
+    def stop_in_claim(self, timeout: float = 30) -> Held:
+        """Stop a scheduler inside a claim that holds job rows locked, and prove it.
 
-        Polls ``pg_stat_activity`` for the connection idle inside a transaction that locked rows
-        of the job table (``FOR UPDATE`` gives it a transaction id; a claim that found every due row
-        locked by the other scheduler has none); stops the process, looks again (a stopped process
-        cannot move on) and lets it go on if the moment was missed. False: stopped, but not inside a
-        claim.
+        Arms the barrier the two schedulers share (``barrier.py``): the next claim of either that
+        locks due jobs takes the arm (one only: the file is unlinked) and sends its own process
+        ``SIGSTOP`` right after the ``SELECT ... FOR UPDATE SKIP LOCKED``. Both are armed because
+        the fires of an instant go to whichever scheduler wakes first: an arm on one alone waited
+        30 s in vain when the other won every race. Then checks from outside that it landed: the
+        process is stopped (``T``), its backend is idle in a transaction, and ``pgrowlocks`` finds
+        the job rows locked by that backend. ``Held.landed`` is False (and the process is let go)
+        when any of these is missing.
         """
-        program = self.program(name)
-        query = (
-            "SELECT 1 FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
-            "JOIN pg_class c ON c.oid = l.relation WHERE a.application_name = %s "
-            "AND a.state LIKE 'idle in transaction%%' AND a.backend_xid IS NOT NULL "
-            "AND c.relname = %s AND l.mode = 'RowShareLock'"
-        )
-        deadline = time.monotonic() + timeout
-        with psycopg.connect(**self.postgres.dsn()) as conn:
-            while time.monotonic() < deadline:
-                if conn.execute(query, (name, JOBS)).fetchone():
-                    program.signal(signal.SIGSTOP)
-                    if conn.execute(query, (name, JOBS)).fetchone():
-                        return True
-                    program.signal(signal.SIGCONT)
-                time.sleep(0.001)
-        program.signal(signal.SIGSTOP)
-        return False
+        import psutil
 
-    def queued_tasks(self) -> int:
+        base = self.barrier()
+        held_file = Path(base + ".held")
+        held_file.unlink(missing_ok=True)
+        Path(base + ".armed").touch()
+        deadline = time.monotonic() + timeout
+        while not held_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not held_file.exists():
+            try:
+                os.unlink(base + ".armed")
+            except FileNotFoundError:  # taken just now: the claim is stopping
+                time.sleep(1)
+            if not held_file.exists():
+                return Held(False, f"no scheduler's claim locked a row within {timeout:.0f} s")
+        held = json.loads(held_file.read_text())
+        name = held["name"]
+        process = psutil.Process(held["pid"])
+        while process.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline + 5:
+            time.sleep(0.001)
+        stopped = process.status() == psutil.STATUS_STOPPED
+        backend = held["backend_pid"]
+        row = self.sql(
+            "SELECT a.state, a.backend_xid::text, (SELECT count(*) FROM pgrowlocks(%s) r "
+            "WHERE a.pid = ANY(r.pids)) FROM pg_stat_activity a WHERE a.pid = %s",
+            (JOBS, backend),
+        )
+        state, xid, locked = row[0] if row else ("gone", None, 0)
+        landed = stopped and state.startswith("idle in transaction") and locked == held["rows"] > 0
+        evidence = (
+            f"{name} (pid {held['pid']}) {'stopped' if stopped else 'NOT stopped'} by the barrier after "
+            f"its claim locked {held['rows']} job rows; its backend {backend} was {state} (xid {xid}) "
+            f"and held {locked} job row locks (pgrowlocks) "
+            f"{time.time() - held['at']:.2f} s after the stop"
+        )
+        if not landed:
+            self.program(name).signal(signal.SIGCONT)
+        return Held(landed, evidence, name, backend, held["at"])
+
+    def session_ended(self, backend: int, since: float, timeout: float) -> float | None:
+        """Seconds from ``since`` until PostgreSQL ended session ``backend`` (None: not within
+        ``timeout`` seconds of ``since``)."""
+        deadline = since + timeout
+        while time.time() < deadline:
+            if not self.sql("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend,)):
+                return time.time() - since
+            time.sleep(0.05)
+        return None
+
+    def barrier(self) -> str:
+        """The path prefix of the schedulers' barrier files (``barrier.py``)."""
+        return str(self.dir / "barrier")
+
+    def queued_tasks(self) -> set[bytes]:
+        """The task packages waiting in the suite's django-q2 queue(s) in Redis."""
         client = self.redis.client()
-        return sum(client.llen(key) for key in client.scan_iter("*chaos*") if client.type(key) == b"list")
+        keys = [key for key in client.scan_iter("*chaos*") if client.type(key) == b"list"]
+        return {package for key in keys for package in client.lrange(key, 0, -1)}

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,6 +92,15 @@ class Postgres:
         except subprocess.CalledProcessError:
             pass
 
+    def postmaster_pid(self) -> int | None:
+        """The running server's process id (the first line of ``postmaster.pid``), or None."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
     def dsn(self) -> dict:
         return {"host": HOST, "port": self.port, "user": "postgres", "dbname": "chaos", "autocommit": True,
                 "connect_timeout": 5}  # fmt: skip
@@ -136,6 +146,12 @@ class Redis:
             self.process.kill()
             self.process.wait(10)
 
+    def pid(self) -> int | None:
+        """The server's process id while it runs, else None."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        return self.process.pid
+
     def url(self, host: str) -> str:
         return f"redis://{host}:{self.port}/0?socket_timeout=5&socket_connect_timeout=5"
 
@@ -178,6 +194,15 @@ class Namespace:
 
     def cut(self) -> None:
         self._ip("link", "set", self.outer, "down")
+
+    def reaches(self, port: int, timeout: float = 1.0) -> bool:
+        """Whether a TCP connection from inside the namespace to the host's end on ``port`` opens."""
+        probe = (
+            "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), "
+            f"timeout={timeout}).close()"
+        )
+        command = [*self.prefix(), sys.executable, "-c", probe, self.host_address, str(port)]
+        return subprocess.run(command, stderr=subprocess.DEVNULL, timeout=timeout + 10).returncode == 0
 
     def heal(self) -> None:
         self._ip("link", "set", self.outer, "up")

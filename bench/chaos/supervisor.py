@@ -119,7 +119,8 @@ class Supervisor:
     def stop(self) -> None:
         """Stop supervising, then end every program: SIGTERM, and SIGKILL to what is left."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         for program in self.programs.values():
             if program.alive():
                 os.killpg(program.pid, signal.SIGTERM)
